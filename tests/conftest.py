@@ -1,3 +1,12 @@
 """Shared fixtures: the real components every integration test runs against."""
+import signal
+
 from tests.cluster_fixtures import control_plane, kubectl  # noqa: F401
 from tests.dns_fixtures import dns_server  # noqa: F401
+
+
+def pytest_configure() -> None:
+    """Treat SIGTERM like Ctrl-C so session fixtures still stop every process they started."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupt)

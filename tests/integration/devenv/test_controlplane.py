@@ -91,3 +91,17 @@ def test_owned_child_is_garbage_collected(kubectl: Kubectl) -> None:
     kubectl.run("delete", "configmap", "owner", "-n", ns)
     wait_for(lambda: not kubectl.exists("configmap", "child", "-n", ns),
              what="garbage collection of the child")
+
+
+def test_teardown_stops_every_process_and_removes_state_even_on_error() -> None:
+    from star_devenv.controlplane import LocalControlPlane
+    from star_devenv.processes import is_alive
+
+    plane = LocalControlPlane()
+    with pytest.raises(RuntimeError, match="boom"), plane:
+        assert plane.state is not None and plane.is_ready()
+        pids = dict(plane.state.pids)
+        raise RuntimeError("boom")
+    assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}
+    assert not any(is_alive(pid) for pid in pids.values())
+    assert not plane.directory.exists()
