@@ -210,6 +210,7 @@ class LocalControlPlane:
             f"--service-account-private-key-file={self.sa_key}",
             f"--root-ca-file={self.ca_cert}", "--use-service-account-credentials=true",
             "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
+            "--port=0",  # no insecure port: 10252 would collide between parallel planes
             f"--controllers={self.controllers}",
         ])
         wait_until(self._default_service_account_exists, self.startup_timeout,

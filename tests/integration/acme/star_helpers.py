@@ -68,7 +68,9 @@ def make_csr(names: Sequence[str]) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+        )
         .sign(key, hashes.SHA256())
     )
     return key, csr.public_bytes(serialization.Encoding.DER)

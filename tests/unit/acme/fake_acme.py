@@ -47,11 +47,15 @@ class FakeAcme:
     def _problem(self, status: int, short: str, detail: str) -> web.Response:
         doc = {"type": f"urn:ietf:params:acme:error:{short}", "detail": detail, "status": status}
         return web.Response(
-            status=status, text=json.dumps(doc), content_type=PROBLEM, headers={"Replay-Nonce": self._nonce()}
+            status=status,
+            text=json.dumps(doc),
+            content_type=PROBLEM,
+            headers={"Replay-Nonce": self._nonce()},
         )
 
     def _json(self, doc: Any, status: int = 200, **headers: str) -> web.Response:
-        return web.json_response(doc, status=status, headers={"Replay-Nonce": self._nonce(), **headers})
+        headers = {"Replay-Nonce": self._nonce(), **headers}
+        return web.json_response(doc, status=status, headers=headers)
 
     async def directory(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -64,7 +68,8 @@ class FakeAcme:
         )
 
     async def new_nonce(self, request: web.Request) -> web.Response:
-        return web.Response(status=200, headers={"Replay-Nonce": self._nonce(), "Cache-Control": "no-store"})
+        headers = {"Replay-Nonce": self._nonce(), "Cache-Control": "no-store"}
+        return web.Response(status=200, headers=headers)
 
     async def _verify(self, request: web.Request) -> tuple[dict[str, Any], Any] | web.Response:
         """Check the JWS like a strict CA; return (protected header, payload) or a problem."""
@@ -82,7 +87,12 @@ class FakeAcme:
         jwk = header.jwk if header.jwk is not None else self.account_key
         if not signed.verify(jwk):
             return self._problem(400, "malformed", "bad signature")
-        record = {"path": request.path, "kid": header.kid, "has_jwk": header.jwk is not None, "alg": header.alg.name}
+        record = {
+            "path": request.path,
+            "kid": header.kid,
+            "has_jwk": header.jwk is not None,
+            "alg": header.alg.name,
+        }
         self.seen.append(record)
         if header.jwk is not None:
             self.account_key = header.jwk
@@ -109,7 +119,11 @@ class FakeAcme:
     async def star(self, request: web.Request) -> web.Response:
         if not self.star_body:
             return self._problem(403, "autoRenewalCanceled", "order canceled")
-        return web.Response(body=self.star_body, headers=self.star_headers, content_type="application/pem-certificate-chain")
+        return web.Response(
+            body=self.star_body,
+            headers=self.star_headers,
+            content_type="application/pem-certificate-chain",
+        )
 
     def app(self) -> web.Application:
         app = web.Application()

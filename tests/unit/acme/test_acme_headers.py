@@ -4,7 +4,12 @@ from datetime import datetime, timedelta, timezone
 
 from multidict import CIMultiDict
 
-from star_operator.acme.headers import fresh_until, parse_http_date, parse_max_age, parse_retry_after
+from star_operator.acme.headers import (
+    fresh_until,
+    parse_http_date,
+    parse_max_age,
+    parse_retry_after,
+)
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -101,7 +101,9 @@ def test_wildcard_authorization_domain() -> None:
         "status": "pending",
         "identifier": {"type": "dns", "value": "example.test"},
         "wildcard": True,
-        "challenges": [{"type": "dns-01", "url": "https://ca/ch/1", "status": "pending", "token": "t"}],
+        "challenges": [
+            {"type": "dns-01", "url": "https://ca/ch/1", "status": "pending", "token": "t"}
+        ],
     }
     authz = Authorization.from_json("https://ca/authz/1", doc)
     assert authz.domain == "*.example.test"

@@ -13,7 +13,8 @@ from star_operator.acme.polling import poll_until
 
 def _resp(retry_after: str | None) -> HttpResponse:
     headers = CIMultiDict({"Retry-After": retry_after} if retry_after else {})
-    return HttpResponse("https://ca/o/1", 200, CIMultiDictProxy(headers), b"{}", datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    return HttpResponse("https://ca/o/1", 200, CIMultiDictProxy(headers), b"{}", now)
 
 
 @dataclass
@@ -41,7 +42,9 @@ async def test_retry_after_is_honoured() -> None:
         status, ra = next(states)
         return status, _resp(ra)
 
-    result = await poll_until(fetch, lambda s: s == "valid", timeout=60, what="order", sleep=time.sleep, clock=time.clock)
+    result = await poll_until(
+        fetch, lambda s: s == "valid", timeout=60, what="order", sleep=time.sleep, clock=time.clock
+    )
     assert result == "valid"
     assert time.waits == [3.0, 5.0]
 
@@ -55,7 +58,9 @@ async def test_backoff_without_retry_after() -> None:
         calls += 1
         return ("valid" if calls == 5 else "pending"), _resp(None)
 
-    await poll_until(fetch, lambda s: s == "valid", timeout=60, what="authz", sleep=time.sleep, clock=time.clock)
+    await poll_until(
+        fetch, lambda s: s == "valid", timeout=60, what="authz", sleep=time.sleep, clock=time.clock
+    )
     assert time.waits == [1.0, 2.0, 4.0, 8.0]
 
 
@@ -67,7 +72,12 @@ async def test_deadline_raises_timeout_naming_the_object() -> None:
 
     with pytest.raises(AcmeTimeout, match="order https://ca/o/1"):
         await poll_until(
-            fetch, lambda s: False, timeout=45, what="order https://ca/o/1", sleep=time.sleep, clock=time.clock
+            fetch,
+            lambda s: False,
+            timeout=45,
+            what="order https://ca/o/1",
+            sleep=time.sleep,
+            clock=time.clock,
         )
     # 30 s as asked, then only the 15 s left before the deadline, then give up.
     assert time.waits == [30.0, 15.0]

@@ -1,0 +1,1 @@
+"""PKI: the CA hierarchy, the HTTPS serving certificate, CSR checks and leaf signing."""

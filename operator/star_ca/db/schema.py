@@ -1,0 +1,80 @@
+"""SQLite schema. ``UNIQUE(order_id, seq)`` on certs is what makes STAR issuance idempotent:
+a scheduler that crashed between signing and committing re-signs on restart, and a second
+insert of the same series position can never happen."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    thumbprint TEXT NOT NULL UNIQUE,
+    jwk TEXT NOT NULL,
+    status TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    tos INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    expires REAL NOT NULL,
+    identifiers TEXT NOT NULL,
+    error TEXT,
+    cert_id TEXT,
+    base_url TEXT NOT NULL,
+    auto_renewal TEXT,
+    star_token TEXT UNIQUE,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_account ON orders(account_id);
+CREATE TABLE IF NOT EXISTS authzs (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    wildcard INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    expires REAL NOT NULL,
+    method TEXT
+);
+CREATE INDEX IF NOT EXISTS authzs_order ON authzs(order_id);
+CREATE TABLE IF NOT EXISTS challenges (
+    id TEXT PRIMARY KEY,
+    authz_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    token TEXT NOT NULL,
+    status TEXT NOT NULL,
+    validated REAL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS challenges_authz ON challenges(authz_id);
+CREATE TABLE IF NOT EXISTS certs (
+    id TEXT PRIMARY KEY,
+    serial TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    chain_pem TEXT NOT NULL,
+    not_before REAL NOT NULL,
+    not_after REAL NOT NULL,
+    revoked_reason INTEGER,
+    UNIQUE(order_id, seq)
+);
+CREATE TABLE IF NOT EXISTS star_series (
+    order_id TEXT PRIMARY KEY,
+    csr BLOB NOT NULL,
+    methods TEXT NOT NULL,
+    first_nrd INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end_ INTEGER NOT NULL,
+    lifetime INTEGER NOT NULL,
+    lifetime_adjust INTEGER NOT NULL,
+    next_seq INTEGER NOT NULL,
+    next_due REAL NOT NULL,
+    stopped INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS star_series_due ON star_series(stopped, next_due);
+"""

@@ -1,0 +1,23 @@
+"""The long-lived parts of a running CA, wired once and shared by every request handler."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from star_ca.ca.issuer import Issuer
+from star_ca.config import Config
+from star_ca.db import Store
+from star_ca.star.scheduler import Scheduler
+from star_ca.va.resolver import DnsClient
+from star_ca.va.runner import Validator
+from star_ca.wfe.nonces import NonceStore
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    nonces: NonceStore
+    issuer: Issuer
+    dns: DnsClient
+    validator: Validator
+    scheduler: Scheduler

@@ -1,0 +1,168 @@
+"""The STAR renewal scheduler.
+
+Each active series keeps exactly one certificate ahead: certificate i+1 is signed as soon as
+certificate i is published (at i's notBefore), which is before i's nominal halfway point
+(see star.window). The star-certificate URL serves the newest certificate whose notBefore has
+passed, so a pre-issued certificate appears exactly at its notBefore and never earlier.
+
+Crash safety: the series row (next position, next due time) and the new certificate are
+committed in one transaction, and ``UNIQUE(order_id, seq)`` rejects a second certificate for a
+position. After downtime the scheduler jumps straight to the certificate that should be
+current now (older, superseded windows are skipped, never issued late), and never signs a
+window past ``end-date`` because star.window caps every notAfter at it.
+
+CAA is re-checked before every renewal (decision documented in docs/star-ca.md): a denial
+stops the series and marks the order ``invalid`` with a ``caa`` error; a failing DNS lookup is
+retried until the certificate would have been due for publication, then stops the series too.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from star_ca.ca.issuer import Issuer
+from star_ca.config import Config
+from star_ca.db import CertRow, Order, Series, Store
+from star_ca.lifecycle import new_id
+from star_ca.problems import combine
+from star_ca.star.autorenewal import parse_rfc3339
+from star_ca.star.window import SeriesParams, current_seq, window
+from star_ca.va.caa import caa_subproblems
+from star_ca.va.resolver import DnsClient
+
+log = logging.getLogger(__name__)
+BATCH = 500
+MAX_SLEEP = 5.0
+
+
+def params_of(s: Series) -> SeriesParams:
+    return SeriesParams(first_nrd=s.first_nrd, start=s.start, end=s.end, lifetime=s.lifetime,
+                        lifetime_adjust=s.lifetime_adjust)
+
+
+@dataclass
+class _Outcome:
+    series: Series
+    cert: CertRow | None = None
+    stop_order: Order | None = None
+
+
+class Scheduler:
+    def __init__(self, config: Config, store: Store, issuer: Issuer, dns: DnsClient) -> None:
+        self.config, self.store, self.issuer, self.dns = config, store, issuer, dns
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ------------------------------------------------------------ first cert
+    def first_certificate(self, order: Order, csr: x509.CertificateSigningRequest,
+                          csr_der: bytes, methods: dict[str, str],
+                          now: float) -> tuple[CertRow, Series] | None:
+        """Sign certificate 0 of a new series at finalize; None if the series has no window
+        left (end-date passed before finalize)."""
+        ar = order.auto_renewal or {}
+        end = parse_rfc3339(ar["end-date"], "end-date")
+        start_date = parse_rfc3339(ar["start-date"], "start-date") if "start-date" in ar else None
+        first = max(int(now), start_date or 0)
+        p = SeriesParams(first_nrd=first, start=start_date or first, end=end,
+                         lifetime=int(ar["lifetime"]),
+                         lifetime_adjust=int(ar.get("lifetime-adjust", 0)))
+        w = window(p, 0)
+        if w is None:
+            return None
+        cert = self._sign(order, csr.public_key(), w.seq, w.not_before, w.not_after)
+        series = Series(order.id, csr_der, methods, p.first_nrd, p.start, p.end, p.lifetime,
+                        p.lifetime_adjust, next_seq=1, next_due=float(w.not_before),
+                        stopped=window(p, 1) is None)
+        return cert, series
+
+    def _sign(self, order: Order, public_key: object, seq: int, nb: float,
+              na: float) -> CertRow:
+        issued = self.issuer.issue(public_key, order.identifiers, nb, na)  # type: ignore[arg-type]
+        return CertRow(new_id(), issued.serial, order.id, order.account_id, seq,
+                       issued.chain_pem, issued.not_before, issued.not_after, None)
+
+    # ------------------------------------------------------------- renewals
+    async def _loop(self) -> None:
+        while True:
+            try:
+                now = time.time()
+                batch = self.store.due_series(now, BATCH)
+                if batch:
+                    await self.renew(batch, now)
+                    continue
+                nd = self.store.next_due()
+                timeout = MAX_SLEEP if nd is None else max(0.0, min(MAX_SLEEP, nd - now))
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep renewing other series whatever one of them does
+                log.exception("renewal batch failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def renew(self, batch: list[Series], now: float) -> None:
+        """Advance every series in ``batch`` by one certificate (or stop it)."""
+        outcomes = await asyncio.gather(*(self._renew_one(s, now) for s in batch))
+        certs, series, stopped = [], [], []
+        for out in outcomes:
+            # Re-read the order right before the commit (no await in between): a cancel that
+            # happened during the CAA lookups wins, and the series is not revived.
+            order = self.store.order(out.series.order_id)
+            if order is None or order.status != "valid":
+                out.series.stopped = True
+                out.cert = None
+            series.append(out.series)
+            if out.cert is not None:
+                certs.append(out.cert)
+            if out.stop_order is not None and order is not None and order.status == "valid":
+                stopped.append(out.stop_order)
+        self.store.save_renewals(certs, series, stopped)
+        log.info("renewal batch: %d series, %d certificates", len(batch), len(certs))
+
+    async def _renew_one(self, s: Series, now: float) -> _Outcome:
+        p = params_of(s)
+        current = current_seq(p, now)
+        seq = max(s.next_seq, current if current is not None else 0)
+        w = window(p, seq)
+        order = self.store.order(s.order_id)
+        if w is None or order is None or order.status != "valid":
+            s.stopped = True
+            return _Outcome(s)
+        account_uri = f"{order.base_url}/acme/acct/{order.account_id}"
+        subproblems = await caa_subproblems(self.dns, s.methods,
+                                            identities=self.config.caa_identities,
+                                            account_uri=account_uri)
+        if subproblems:
+            only_lookup_failures = all(sp["type"].endswith(":dns") for sp in subproblems)
+            if only_lookup_failures and time.time() < w.not_before:
+                s.next_due = time.time() + min(5.0, max(0.5, s.lifetime / 10))
+                return _Outcome(s)
+            err = combine(subproblems, "CAA re-check before renewal refused issuance; "
+                                       "the STAR series is stopped")
+            order.status, order.error = "invalid", err.to_json()
+            s.stopped = True
+            return _Outcome(s, stop_order=order)
+        csr = x509.load_der_x509_csr(s.csr)
+        cert = self._sign(order, csr.public_key(), w.seq, w.not_before, w.not_after)
+        s.next_seq, s.next_due = w.seq + 1, float(w.not_before)
+        s.stopped = window(p, w.seq + 1) is None
+        return _Outcome(s, cert=cert)

@@ -1,0 +1,92 @@
+"""DNS lookups for the VA through dnspython, sent straight to one configured server
+(``host:port``; default: the first nameserver of the system configuration).
+
+Queries go directly to that server rather than through a stub resolver so the VA sees the
+actual response code: it must tell "no records" (NOERROR/NXDOMAIN) from "this server is not
+authoritative here" (REFUSED, see va.caa) from a failure (timeout, SERVFAIL). CNAMEs are
+followed (up to 8 hops) as RFC 8555 §8.4 and RFC 8659 §3 require. No cache: a DNO that changes
+a TXT or CAA record must see the CA act on it at the next check.
+"""
+from __future__ import annotations
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+from dns.rdtypes.ANY.CAA import CAA
+
+MAX_CNAME_HOPS = 8
+
+
+class DnsLookupError(Exception):
+    """The lookup itself failed (timeout, SERVFAIL, ...): not the same as "no records"."""
+
+
+class DnsRefused(DnsLookupError):
+    """The server refused the query (typically: a name outside the zones it serves)."""
+
+
+def _system_nameserver() -> str:
+    try:
+        return str(dns.resolver.Resolver().nameservers[0])
+    except (dns.resolver.NoResolverConfiguration, IndexError):
+        return "127.0.0.1"
+
+
+class DnsClient:
+    def __init__(self, server: tuple[str, int] | None, timeout: float = 5.0) -> None:
+        self.host, self.port = server if server is not None else (_system_nameserver(), 53)
+        self.timeout = timeout
+
+    async def _ask(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+                   ) -> dns.message.Message:
+        query = dns.message.make_query(qname, rdtype)
+        try:
+            response, _ = await dns.asyncquery.udp_with_fallback(
+                query, self.host, port=self.port, timeout=self.timeout)
+        except dns.exception.Timeout:
+            raise DnsLookupError(f"timeout asking {self.host}:{self.port} for "
+                                 f"{rdtype.name} {qname}") from None
+        except (dns.exception.DNSException, OSError) as exc:
+            raise DnsLookupError(f"{rdtype.name} {qname}: {exc}") from None
+        rcode = response.rcode()
+        if rcode == dns.rcode.REFUSED:
+            raise DnsRefused(f"{self.host}:{self.port} refused {rdtype.name} {qname}")
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            raise DnsLookupError(f"{rdtype.name} {qname}: {dns.rcode.to_text(rcode)}")
+        return response
+
+    async def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> list[object]:
+        """Rdatas at ``name`` after CNAMEs (empty for NXDOMAIN / no data)."""
+        qname = dns.name.from_text(name)
+        for _ in range(MAX_CNAME_HOPS):
+            response = await self._ask(qname, rdtype)
+            if response.rcode() == dns.rcode.NXDOMAIN:
+                return []
+            try:
+                chain = response.resolve_chaining()
+            except dns.exception.DNSException as exc:
+                raise DnsLookupError(f"{rdtype.name} {name}: {exc}") from None
+            if chain.answer is not None:
+                return list(chain.answer)
+            if chain.canonical_name == qname:
+                return []
+            qname = chain.canonical_name  # CNAME to a name this response did not answer
+        raise DnsLookupError(f"{rdtype.name} {name}: CNAME chain longer than {MAX_CNAME_HOPS}")
+
+    async def txt(self, name: str) -> list[str]:
+        """Each TXT record's strings joined, as RFC 8555 §8.4 compares them."""
+        rdatas = await self._query(name, dns.rdatatype.TXT)
+        return [b"".join(r.strings).decode(errors="replace") for r in rdatas]  # type: ignore[attr-defined]
+
+    async def caa(self, name: str) -> list[CAA]:
+        return [r for r in await self._query(name, dns.rdatatype.CAA) if isinstance(r, CAA)]
+
+    async def addresses(self, name: str) -> list[str]:
+        out: list[str] = []
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            out += [r.address for r in await self._query(name, rdtype)]  # type: ignore[attr-defined]
+        return out

@@ -1,0 +1,88 @@
+"""Runs challenge validations in the background and records their outcome.
+
+A challenge POST only flips the challenge to ``processing`` and schedules the check; the
+client polls. Challenges still ``processing`` after a restart are resumed at start-up.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+
+from star_ca.config import Config
+from star_ca.db import Challenge, Store
+from star_ca.lifecycle import refresh_order
+from star_ca.problems import problem
+from star_ca.va.challenges import ValidationFailure, validate_dns01, validate_http01
+from star_ca.va.resolver import DnsClient
+
+log = logging.getLogger(__name__)
+
+
+class Validator:
+    def __init__(self, config: Config, store: Store, dns: DnsClient) -> None:
+        self.config, self.store, self.dns = config, store, dns
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200, force_close=True))
+        for chall in self.store.challenges_in("processing"):
+            self.submit(chall)
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    def submit(self, chall: Challenge) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(chall.id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _check(self, chall: Challenge, identifier: str, thumbprint: str) -> None:
+        key_auth = f"{chall.token}.{thumbprint}"
+        if chall.type == "dns-01":
+            await validate_dns01(self.dns, identifier, key_auth)
+        else:
+            assert self._session is not None
+            await validate_http01(self._session,
+                                  self.dns if self.config.dns_server else None, identifier,
+                                  self.config.http01_port, chall.token, key_auth,
+                                  self.config.http01_timeout)
+
+    async def _run(self, chall_id: str) -> None:
+        chall = self.store.challenge(chall_id)
+        authz = self.store.authz(chall.authz_id) if chall else None
+        account = self.store.account(authz.account_id) if authz else None
+        if chall is None or authz is None or account is None:
+            return
+        try:
+            await self._check(chall, authz.identifier, account.thumbprint)
+        except ValidationFailure as exc:
+            failure = problem(exc.type, exc.detail, identifier=authz.identifier)
+        except Exception as exc:  # never let a validation bug take the CA down
+            log.exception("validation of %s crashed", chall_id)
+            failure = problem("serverInternal", f"validation error: {exc}",
+                              identifier=authz.identifier)
+        else:
+            failure = None
+        order = self.store.order(authz.order_id)
+        chall.validated = time.time()
+        if failure is None:
+            chall.status, authz.status, authz.method = "valid", "valid", chall.type
+        else:
+            chall.status, chall.error, authz.status = "invalid", failure, "invalid"
+            if order is not None and order.status == "pending":
+                order.status = "invalid"
+                order.error = problem(failure["type"].rsplit(":", 1)[1],
+                                      f"authorization for {authz.identifier} failed",
+                                      subproblems=[failure])
+        self.store.save_validation(chall, authz, order)
+        if order is not None:
+            refresh_order(self.store, order)

@@ -1,0 +1,1 @@
+"""Web front end: aiohttp routes, strict JWS handling, nonces and problem documents."""

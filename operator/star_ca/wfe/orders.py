@@ -1,0 +1,203 @@
+"""Orders, authorizations, challenges and finalize (RFC 8555 §7.4-7.5), with the RFC 8739
+additions: ``auto-renewal`` in newOrder and cancellation by POST to the order URL."""
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TypeVar
+
+import josepy as jose
+from aiohttp import web
+
+from star_ca.ca.csr import CsrError, check_csr
+from star_ca.db import Account, Authz, CertRow, Challenge, Order
+from star_ca.lifecycle import ORDER_TTL, new_id, refresh_order
+from star_ca.problems import AcmeError, combine
+from star_ca.star.autorenewal import AutoRenewalError, Limits, parse_auto_renewal
+from star_ca.va.caa import caa_subproblems
+from star_ca.wfe import urls
+from star_ca.wfe.identifiers import parse_identifiers
+from star_ca.wfe.render import authz_json, challenge_json, order_json
+from star_ca.wfe.request import require_account, verify_request
+from star_ca.wfe.responses import json_response
+
+CERT_VALIDITY = 90 * 86400
+RETRY_AFTER = "1"
+T = TypeVar("T", Order, Authz)
+
+
+def _order_response(request: web.Request, order: Order, status: int = 200) -> web.Response:
+    base = urls.base_url(request)
+    headers = {"Location": f"{base}{urls.ORDER}{order.id}"}
+    if order.status in ("pending", "processing"):
+        headers["Retry-After"] = RETRY_AFTER
+    return json_response(order_json(base, urls.svc(request).store, order), status, headers)
+
+
+def _owned(obj: T | None, acc: Account, what: str) -> T:
+    """``obj`` if it exists and belongs to ``acc``: 404, or 403 for another account's."""
+    if obj is None:
+        raise AcmeError("malformed", f"no such {what}", status=404)
+    if getattr(obj, "account_id") != acc.id:
+        raise AcmeError("unauthorized", f"this {what} belongs to another account")
+    return obj
+
+
+def _owned_order(request: web.Request, acc: Account, order_id: str) -> Order:
+    store = urls.svc(request).store
+    return refresh_order(store, _owned(store.order(order_id), acc, "order"))
+
+
+def _owned_authz(request: web.Request, acc: Account, authz_id: str) -> Authz:
+    return _owned(urls.svc(request).store.authz(authz_id), acc, "authorization")
+
+
+async def new_order(request: web.Request) -> web.Response:
+    v = await verify_request(request)
+    acc = require_account(v)
+    payload = v.json()
+    s = urls.svc(request)
+    identifiers = parse_identifiers(payload.get("identifiers"))
+    now = time.time()
+    auto_renewal = None
+    if "auto-renewal" in payload:
+        if "notBefore" in payload or "notAfter" in payload:
+            raise AcmeError("malformed", "notBefore/notAfter must not be combined with "
+                                         "auto-renewal (RFC 8739 §3.1.1)")
+        cfg = s.config
+        limits = Limits(cfg.min_lifetime, cfg.max_duration, cfg.lifetime_adjust,
+                        cfg.allow_certificate_get)
+        try:
+            auto_renewal = parse_auto_renewal(payload["auto-renewal"], limits, now)
+        except AutoRenewalError as exc:
+            raise AcmeError("malformed", str(exc)) from None
+    elif "notBefore" in payload or "notAfter" in payload:
+        raise AcmeError("malformed", "this CA does not support notBefore/notAfter in orders")
+    order = Order(new_id(), acc.id, "pending", now + ORDER_TTL, identifiers, None, None,
+                  urls.base_url(request), auto_renewal, None)
+    authzs, challenges = [], []
+    for ident in identifiers:
+        wildcard = ident.startswith("*.")
+        authz = Authz(new_id(), acc.id, order.id, ident.removeprefix("*."), wildcard, "pending",
+                      order.expires, None)
+        authzs.append(authz)
+        for kind in (("dns-01",) if wildcard else ("http-01", "dns-01")):
+            challenges.append(Challenge(new_id(), authz.id, kind, secrets.token_urlsafe(32),
+                                        "pending", None, None))
+    s.store.create_order(order, authzs, challenges, now)
+    return _order_response(request, order, 201)
+
+
+async def order(request: web.Request) -> web.Response:
+    v = await verify_request(request)
+    acc = require_account(v)
+    o = _owned_order(request, acc, request.match_info["id"])
+    if v.post_as_get:
+        return _order_response(request, o)
+    payload = v.json()
+    if payload.get("status") != "canceled":
+        raise AcmeError("malformed", 'the only order update is {"status": "canceled"}')
+    if o.auto_renewal is None or o.status != "valid":
+        raise AcmeError("autoRenewalCancellationInvalid",
+                        f"only a valid STAR order can be canceled; this one is "
+                        f"{o.status}{'' if o.auto_renewal else ' and not STAR'}")
+    o.status, o.expires = "canceled", time.time()
+    urls.svc(request).store.stop_series(o)
+    return _order_response(request, o)
+
+
+def _validation_methods(authzs: list[Authz]) -> dict[str, str]:
+    """Order identifier -> method its authorization was validated with (for CAA)."""
+    return {("*." if a.wildcard else "") + a.identifier: a.method or "dns-01" for a in authzs}
+
+
+async def finalize(request: web.Request) -> web.Response:
+    v = await verify_request(request)
+    acc = require_account(v)
+    s = urls.svc(request)
+    o = _owned_order(request, acc, request.match_info["id"])
+    if o.status != "ready":
+        raise AcmeError("orderNotReady", f"order is {o.status}, not ready")
+    csr_b64 = v.json().get("csr")
+    try:
+        csr_der = jose.decode_b64jose(csr_b64) if isinstance(csr_b64, str) else b""
+        csr = check_csr(csr_der, o.identifiers)
+    except (CsrError, jose.DeserializationError) as exc:
+        raise AcmeError("badCSR", str(exc)) from None
+    o.status = "processing"
+    s.store.save_order(o)
+    methods = _validation_methods(s.store.authzs_of(o.id))
+    subproblems = await caa_subproblems(s.dns, methods, identities=s.config.caa_identities,
+                                        account_uri=f"{o.base_url}{urls.ACCOUNT}{acc.id}")
+    now = time.time()
+    if subproblems:
+        err = combine(subproblems, "CAA forbids issuance for some identifiers")
+        o.status, o.error = "invalid", err.to_json()
+        s.store.save_order(o)
+        raise err
+    if o.auto_renewal is not None:
+        first = s.scheduler.first_certificate(o, csr, csr_der, methods, now)
+        if first is None:
+            o.status = "invalid"
+            s.store.save_order(o)
+            raise AcmeError("malformed", "auto-renewal end-date passed before finalize")
+        cert, series = first
+        o.status, o.star_token, o.cert_id = "valid", secrets.token_urlsafe(32), cert.id
+        s.store.finish_order(o, cert, series)
+        s.scheduler.wake()
+    else:
+        issued = s.issuer.issue(csr.public_key(), o.identifiers, now, now + CERT_VALIDITY)
+        cert = CertRow(new_id(), issued.serial, o.id, acc.id, 0, issued.chain_pem,
+                       issued.not_before, issued.not_after, None)
+        o.status, o.cert_id = "valid", cert.id
+        s.store.finish_order(o, cert, None)
+    return _order_response(request, o)
+
+
+async def authz(request: web.Request) -> web.Response:
+    v = await verify_request(request)
+    acc = require_account(v)
+    s = urls.svc(request)
+    a = _owned_authz(request, acc, request.match_info["id"])
+    if not v.post_as_get:
+        if v.json().get("status") != "deactivated":
+            raise AcmeError("malformed", 'the only authorization update is '
+                                         '{"status": "deactivated"}')
+        if a.status not in ("pending", "valid"):
+            raise AcmeError("malformed", f"authorization is {a.status}")
+        a.status = "deactivated"
+        s.store.save_authz(a)
+    return json_response(authz_json(urls.base_url(request), s.store, a))
+
+
+async def challenge(request: web.Request) -> web.Response:
+    v = await verify_request(request)
+    acc = require_account(v)
+    s = urls.svc(request)
+    ch = s.store.challenge(request.match_info["id"])
+    if ch is None:
+        raise AcmeError("malformed", "no such challenge", status=404)
+    a = _owned_authz(request, acc, ch.authz_id)
+    if not v.post_as_get:
+        v.json()  # RFC 8555 §7.5.1: the response is {} (any object is accepted)
+        if ch.status == "pending" and a.status == "pending":
+            ch.status = "processing"
+            s.store.save_validation(ch, a, None)
+            s.validator.submit(ch)
+    base = urls.base_url(request)
+    headers = {"Link": f'<{base}{urls.AUTHZ}{a.id}>;rel="up"'}
+    if ch.status == "processing":
+        headers["Retry-After"] = RETRY_AFTER
+    return json_response(challenge_json(base, ch), 200, headers)
+
+
+async def orders_list(request: web.Request) -> web.Response:
+    v = await verify_request(request)
+    acc = require_account(v)
+    if acc.id != request.match_info["id"]:
+        raise AcmeError("unauthorized", "accounts can only list their own orders")
+    if not v.post_as_get:
+        raise AcmeError("malformed", "the orders list is read with POST-as-GET")
+    base = urls.base_url(request)
+    ids = urls.svc(request).store.orders_of(acc.id)
+    return json_response({"orders": [f"{base}{urls.ORDER}{i}" for i in ids]})

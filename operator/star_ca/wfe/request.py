@@ -1,0 +1,60 @@
+"""Turn an aiohttp POST into a Verified ACME request, or an AcmeError. Order of checks:
+content type, size (aiohttp's ``client_max_size``), JWS shape, key (``jwk`` or the ``kid``
+account), signature, then nonce and ``url``, so a forged request cannot burn a nonce."""
+from __future__ import annotations
+
+from typing import Literal
+
+import josepy as jose
+from aiohttp import web
+
+from star_ca.db import Account
+from star_ca.problems import AcmeError
+from star_ca.wfe import urls
+from star_ca.wfe.jws import (JOSE_CONTENT_TYPE, Verified, check_header_shape, key_from_jwk,
+                             parse_flattened, verify_signature)
+
+Auth = Literal["jwk", "kid", "any"]
+
+
+def account_for_kid(request: web.Request, kid: object) -> Account:
+    prefix = urls.base_url(request) + urls.ACCOUNT
+    if not isinstance(kid, str) or not kid.startswith(prefix):
+        raise AcmeError("accountDoesNotExist", f"kid {kid!r} is not an account URL of this CA")
+    account = urls.svc(request).store.account(kid[len(prefix):])
+    if account is None:
+        raise AcmeError("accountDoesNotExist", f"no account at {kid}")
+    if account.status != "valid":
+        raise AcmeError("unauthorized", f"account {kid} is {account.status}")
+    return account
+
+
+async def verify_request(request: web.Request, auth: Auth = "kid") -> Verified:
+    if request.content_type != JOSE_CONTENT_TYPE:
+        raise AcmeError("malformed", f"Content-Type must be {JOSE_CONTENT_TYPE}", status=415)
+    flat = parse_flattened(await request.read())
+    header = flat.header
+    check_header_shape(header, need_nonce=True)
+    if auth == "jwk" and "jwk" not in header:
+        raise AcmeError("malformed", "this resource requires a jwk header, not kid")
+    if auth == "kid" and "kid" not in header:
+        raise AcmeError("malformed", "this resource requires a kid header, not jwk")
+    account: Account | None = None
+    if "jwk" in header:
+        key = key_from_jwk(header["jwk"])
+    else:
+        account = account_for_kid(request, header["kid"])
+        key = jose.JWK.from_json(account.jwk)
+    verify_signature(flat, key)
+    if not urls.svc(request).nonces.consume(header["nonce"]):
+        raise AcmeError("badNonce", "JWS nonce is unknown or was already used")
+    expected = urls.request_url(request)
+    if header["url"] != expected:
+        raise AcmeError("unauthorized", f"JWS url {header['url']!r} is not the request URL "
+                                        f"{expected!r}")
+    return Verified(flat.jws.payload, key, header, account)
+
+
+def require_account(v: Verified) -> Account:
+    assert v.account is not None
+    return v.account

@@ -1,0 +1,412 @@
+"""Container images built without Docker: the project's image and a tiny busybox image.
+
+The project image is two layers:
+  1. a Debian bookworm rootfs from `debootstrap --variant=minbase --include=python3,python3-venv`
+     (the mirror is the machine's own apt source), cached until the debootstrap inputs change;
+  2. a virtualenv `/opt/star` holding the project's wheel and its dependencies' wheels, with
+     `star-operator` and `star-ca` on PATH (the same entrypoints as the Dockerfile), cached by a
+     content hash of the project source and pyproject.toml.
+Both are written as a docker-archive tarball (`manifest.json`, the image config JSON with
+`rootfs.diff_ids`, one uncompressed tar per layer) that `ctr images import` accepts. No registry,
+no Docker engine: see ../shared/reference/local-node.md.
+
+`python -m star_devenv.image` builds the project image and prints its archive path and tag.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from star_devenv import paths
+
+SUITE = "bookworm"
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+VENV = "/opt/star"
+ENTRYPOINTS = ("star-operator", "star-ca")
+IMAGE_REPOSITORY = "local/star-operator"
+BUSYBOX_REPOSITORY = "local/busybox"
+# Bump when the layout of what is built changes, so cached layers are not reused across it.
+BUILDER_VERSION = "1"
+# What is left out of the base layer: runtime mounts and package-manager caches.
+BASE_EXCLUDES = ("dev/", "proc/", "sys/", "run/", "tmp/", "var/cache/apt/archives/",
+                 "var/lib/apt/lists/", "var/log/", "debootstrap/")
+PER_PACKAGE = re.compile(r"I: (Retrieving|Validating|Checking|Extracting|Unpacking|Configuring) "
+                         r"\S+\.\.\.$")
+PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class ImageBuildError(RuntimeError):
+    """A build step failed; the message says which and carries its output."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """An uncompressed layer tar and its diff_id (`sha256:<hex of the tar>`)."""
+
+    path: Path
+    diff_id: str
+
+
+def say(message: str) -> None:
+    print(f"[image] {message}", flush=True)
+
+
+def images_dir() -> Path:
+    d = paths.cache_dir() / "images"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """One builder at a time per cache (tests and the demo may race)."""
+    with open(images_dir() / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def project_root() -> Path:
+    """The checkout: the directory holding pyproject.toml above this package."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists():
+            return parent
+    raise ImageBuildError(f"no pyproject.toml above {here}")
+
+
+# -- inputs and their hashes ----------------------------------------------------------------------
+def debian_mirror() -> str:
+    """The machine's apt source for the suite (the same rule as scripts/setup.sh)."""
+    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for stanza in sources.read_text().split("\n\n"):
+            fields = {}
+            for line in stanza.splitlines():
+                key, sep, value = line.partition(":")
+                if sep and not line.startswith((" ", "#")):
+                    fields[key.strip()] = value.split()
+            if SUITE in fields.get("Suites", []) and fields.get("URIs"):
+                return fields["URIs"][0]
+    with contextlib.suppress(FileNotFoundError):
+        for line in Path("/etc/apt/sources.list").read_text().splitlines():
+            words = [w for w in line.split() if not w.startswith("[")]
+            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+                return words[1]
+    raise ImageBuildError(f"no apt source for Debian {SUITE} on this machine")
+
+
+def _digest(chunks: Iterable[bytes]) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(len(chunk).to_bytes(8, "big"))
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def base_key() -> str:
+    return _digest([BUILDER_VERSION.encode(), SUITE.encode(), ",".join(BASE_PACKAGES).encode(),
+                    b" ".join(e.encode() for e in BASE_EXCLUDES)])[:16]
+
+
+def source_files(root: Path) -> list[Path]:
+    """Everything the wheel is made of: the source root, pyproject.toml and the README."""
+    files = [root / "pyproject.toml", root / "README.md"]
+    for dirpath, dirnames, filenames in os.walk(root / "operator"):
+        dirnames[:] = sorted(d for d in dirnames
+                             if d != "__pycache__" and not d.endswith(".egg-info"))
+        files += [Path(dirpath) / f for f in sorted(filenames) if not f.endswith((".pyc", ".pyo"))]
+    return [f for f in files if f.is_file()]
+
+
+def dependencies(root: Path) -> list[str]:
+    return list(tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"])
+
+
+def app_key(root: Path) -> str:
+    parts = [base_key().encode()]
+    for f in source_files(root):
+        parts += [str(f.relative_to(root)).encode(), f.read_bytes()]
+    return _digest(parts)[:16]
+
+
+# -- layer and archive writing --------------------------------------------------------------------
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _walk(root: Path, excludes: tuple[str, ...]) -> Iterator[str]:
+    """Relative paths under root, parents first, sorted; excluded directories stay (empty)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirnames.sort()
+        kept = []
+        for d in dirnames:
+            yield prefix + d
+            full = Path(dirpath) / d
+            if not (prefix + d + "/").startswith(excludes) and not full.is_symlink():
+                kept.append(d)
+        dirnames[:] = kept
+        for f in sorted(filenames):
+            yield prefix + f
+
+
+def write_layer(root: Path, out: Path, members: Iterable[str]) -> Layer:
+    """A tar of `members` (paths relative to root), written to `out`; returns its diff_id."""
+    tmp = out.with_suffix(".tmp")
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in members:
+            info = tar.gettarinfo(str(root / rel), arcname=rel)
+            if info is None:  # sockets: nothing to carry
+                continue
+            if info.isreg():
+                with open(root / rel, "rb") as f:
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
+    tmp.rename(out)
+    return Layer(out, "sha256:" + _sha256_file(out))
+
+
+def _arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def write_docker_archive(out: Path, repo_tag: str, layers: list[Layer],
+                         config: dict[str, object]) -> Path:
+    """`docker save` format: manifest.json + config JSON + one tar per layer."""
+    image_config = {
+        "architecture": _arch(), "os": "linux", "created": "1970-01-01T00:00:00Z",
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
+        "history": [{"created_by": "star_devenv.image"} for _ in layers],
+    }
+    config_bytes = json.dumps(image_config, sort_keys=True).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    layer_names = [layer.diff_id.split(":", 1)[1] + "/layer.tar" for layer in layers]
+    manifest = [{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]
+    tmp = out.with_suffix(".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        for name, data in ((config_name, config_bytes),
+                           ("manifest.json", json.dumps(manifest).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, layer in zip(layer_names, layers, strict=True):
+            tar.add(str(layer.path), arcname=name)
+    tmp.rename(out)
+    return out
+
+
+def _run(argv: list[str], what: str, **kwargs: object) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise ImageBuildError(f"{what} failed ({proc.returncode}):\n{tail}")
+    return str(proc.stdout)
+
+
+# -- the busybox image ----------------------------------------------------------------------------
+def build_busybox_image() -> tuple[Path, str]:
+    """`local/busybox:<hash>`: /bin/busybox and its applets; the default command sleeps forever,
+    so the same image serves as the pod sandbox ("pause") image."""
+    busybox = paths.system_binary("busybox")
+    key = _digest([BUILDER_VERSION.encode(), busybox.read_bytes()])[:16]
+    tag = f"{BUSYBOX_REPOSITORY}:{key}"
+    out = images_dir() / f"busybox-{key}.tar"
+    if out.exists():
+        return out, tag
+    with build_lock():
+        if out.exists():
+            return out, tag
+        work = images_dir() / f"busybox-{key}.build"
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "rootfs" / "bin").mkdir(parents=True)
+        (work / "rootfs" / "tmp").mkdir(mode=0o1777)
+        shutil.copy2(busybox, work / "rootfs" / "bin" / "busybox")
+        applets = _run([str(busybox), "--list"], "busybox --list").split()
+        for applet in applets:
+            if applet != "busybox":
+                (work / "rootfs" / "bin" / applet).symlink_to("busybox")
+        members = ["bin", "tmp", "bin/busybox"] + [f"bin/{a}" for a in applets if a != "busybox"]
+        layer = write_layer(work / "rootfs", work / "layer.tar", members)
+        write_docker_archive(out, tag, [layer], {
+            "Env": ["PATH=/bin"], "Cmd": ["/bin/sleep", "2147483647"], "WorkingDir": "/"})
+        shutil.rmtree(work, ignore_errors=True)
+    return out, tag
+
+
+# -- the project image ----------------------------------------------------------------------------
+def base_layer() -> tuple[Path, Layer]:
+    """The debootstrapped rootfs (kept for building the app layer) and its layer tar."""
+    key = base_key()
+    base = images_dir() / f"base-{key}"
+    rootfs, layer_tar, diff_file = base / "rootfs", base / "layer.tar", base / "diff_id"
+    if diff_file.exists():
+        return rootfs, Layer(layer_tar, diff_file.read_text().strip())
+    for stale in images_dir().glob("base-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    base.mkdir(parents=True)
+    mirror = debian_mirror()
+    say(f"debootstrap {SUITE} (minbase + {', '.join(BASE_PACKAGES)}) from {mirror}: "
+        "a few minutes, once")
+    started = time.monotonic()
+    argv = [str(paths.system_binary("debootstrap")), "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+            SUITE, str(rootfs), mirror]
+    keyring = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+    if keyring.exists():
+        argv.insert(1, f"--keyring={keyring}")
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          stdin=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if not PER_PACKAGE.match(line):  # one line per phase, not one per package
+                say(f"  {line.strip()}")
+    if proc.returncode != 0:
+        tail = "\n".join(lines[-30:])
+        shutil.rmtree(base, ignore_errors=True)
+        raise ImageBuildError(f"debootstrap failed ({proc.returncode}):\n{tail}")
+    say(f"debootstrap done in {time.monotonic() - started:.0f} s; writing the base layer")
+    layer = write_layer(rootfs, layer_tar, _walk(rootfs, BASE_EXCLUDES))
+    diff_file.write_text(layer.diff_id)
+    return rootfs, layer
+
+
+def _dependency_wheels(root: Path) -> Path:
+    """Wheels of the project's dependencies (pinned by pyproject), cached by their list."""
+    deps = dependencies(root)
+    key = _digest([BUILDER_VERSION.encode(), sys.version.split()[0].encode()]
+                  + [d.encode() for d in deps])[:16]
+    wheels = images_dir() / f"wheels-{key}"
+    if (wheels / ".complete").exists():
+        return wheels
+    for stale in images_dir().glob("wheels-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    say(f"downloading wheels for {len(deps)} dependencies from PyPI")
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), *deps],
+         "pip wheel (dependencies)")
+    (wheels / ".complete").touch()
+    return wheels
+
+
+def _chroot() -> str:
+    return str(paths.system_binary("chroot"))
+
+
+def _image_python(rootfs: Path) -> str:
+    out = _run([_chroot(), str(rootfs), "/usr/bin/python3", "-c",
+                "import sys; print('%d.%d' % sys.version_info[:2])"], "python3 in the rootfs")
+    return out.strip()
+
+
+def app_layer(root: Path, rootfs: Path, out: Path) -> Layer:
+    """/opt/star (venv with the project and its dependencies) + entrypoints on PATH."""
+    image_python, host_python = _image_python(rootfs), "%d.%d" % sys.version_info[:2]
+    if image_python != host_python:
+        raise ImageBuildError(f"the image has Python {image_python} but wheels are built with "
+                              f"{host_python} ({sys.executable}): use the Debian {SUITE} venv")
+    deps = _dependency_wheels(root)
+    staging = rootfs / "tmp" / "star-wheels"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(deps, staging, ignore=shutil.ignore_patterns(".complete"))
+    say("building the project wheel")
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+          str(staging), str(root)], "pip wheel (project)")
+    project_wheel = next(staging.glob("star_operator-*.whl")).name
+    venv = rootfs / VENV.lstrip("/")
+    bin_dir = rootfs / "usr" / "local" / "bin"
+    try:
+        shutil.rmtree(venv, ignore_errors=True)
+        say(f"installing the project into {VENV} inside the rootfs")
+        _run([_chroot(), str(rootfs), "/usr/bin/python3", "-m", "venv", VENV], "python3 -m venv")
+        _run([_chroot(), str(rootfs), f"{VENV}/bin/pip", "install", "--quiet", "--no-index",
+              "--no-cache-dir", "--disable-pip-version-check", "--find-links", "/tmp/star-wheels",
+              f"/tmp/star-wheels/{project_wheel}"], "pip install (inside the rootfs)",
+             env={"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"})
+        for name in ENTRYPOINTS:
+            (bin_dir / name).unlink(missing_ok=True)
+            (bin_dir / name).symlink_to(f"{VENV}/bin/{name}")
+        rel_venv = VENV.lstrip("/")
+        members = ["opt", rel_venv, *(m for m in _walk_under(rootfs, rel_venv)),
+                   "usr", "usr/local", "usr/local/bin",
+                   *(f"usr/local/bin/{name}" for name in ENTRYPOINTS)]
+        return write_layer(rootfs, out, members)
+    finally:
+        # Leave the cached base rootfs as debootstrap made it.
+        shutil.rmtree(venv, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        for name in ENTRYPOINTS:
+            (bin_dir / name).unlink(missing_ok=True)
+
+
+def _walk_under(rootfs: Path, rel: str) -> Iterator[str]:
+    for sub in _walk(rootfs / rel, ()):
+        yield f"{rel}/{sub}"
+
+
+def build_image(root: Path | None = None) -> tuple[Path, str]:
+    """Build (or reuse) the project image; return its docker-archive path and its tag.
+
+    The tag is `local/star-operator:<content hash>`; containerd records it as
+    `docker.io/local/star-operator:<hash>`, and a pod may use either spelling.
+    """
+    root = root or project_root()
+    key = app_key(root)
+    tag = f"{IMAGE_REPOSITORY}:{key}"
+    out = images_dir() / f"star-operator-{key}.tar"
+    if out.exists():
+        say(f"{tag} is up to date ({out})")
+        return out, tag
+    started = time.monotonic()
+    with build_lock():
+        if out.exists():
+            return out, tag
+        rootfs, base = base_layer()
+        work = images_dir() / f"app-{key}.build"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            app = app_layer(root, rootfs, work / "layer.tar")
+            say("writing the image archive")
+            for stale in images_dir().glob("star-operator-*.tar"):
+                stale.unlink()
+            write_docker_archive(out, tag, [base, app], {
+                "Env": [PATH_ENV, "PYTHONUNBUFFERED=1", "LANG=C.UTF-8"],
+                "Cmd": ["star-operator"], "WorkingDir": "/"})
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    say(f"built {tag} in {time.monotonic() - started:.0f} s ({out})")
+    return out, tag
+
+
+def main() -> None:
+    path, tag = build_image()
+    print(f"{path}\n{tag}")
+
+
+if __name__ == "__main__":
+    main()
