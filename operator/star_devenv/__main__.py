@@ -17,9 +17,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--state-dir", type=Path, default=default_state_dir(),
                         help="where PIDs, logs and credentials are kept (default: %(default)s)")
+    parser.add_argument("--ca-port", type=int, default=14000,
+                        help="CA HTTPS port; 0 picks a free one (examples/ expect 14000)")
+    parser.add_argument("--dns-port", type=int, default=5353,
+                        help="BIND 9 port; 0 picks a free one (examples/ expect 5353)")
     args = parser.parse_args(argv)
     if args.command == "up":
-        info = environment.up(args.state_dir)
+        info = environment.up(args.state_dir, environment.EnvironmentSettings(
+            ca_port=args.ca_port, dns_port=args.dns_port))
         print(json.dumps(info, indent=2))
         print(f"\nexport KUBECONFIG={info['kubeconfig']}", file=sys.stderr)
         return 0

@@ -33,10 +33,11 @@ class LocalCA:
                  http01_port: int | None = None, min_lifetime: int = 1,
                  max_duration: int = 31536000, lifetime_adjust: int = 0,
                  caa_identities: Sequence[str] = ("star-ca.test",),
-                 extra_args: Sequence[str] = (), start_timeout: float = 30.0) -> None:
+                 extra_args: Sequence[str] = (), start_timeout: float = 30.0,
+                 port: int | None = None) -> None:
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="star-ca-"))
-        self.port = free_port()
+        self.port = port or free_port()
         self.host = "127.0.0.1"
         self.dns_server, self.http01_port = dns_server, http01_port
         self.min_lifetime, self.max_duration = min_lifetime, max_duration

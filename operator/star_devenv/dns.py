@@ -435,7 +435,8 @@ def status(state_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def up(
-    state_dir: str | os.PathLike[str], zone: str = DEFAULT_ZONE, extra_zones: Sequence[str] = ()
+    state_dir: str | os.PathLike[str], zone: str = DEFAULT_ZONE, extra_zones: Sequence[str] = (),
+    *, port: int | None = None, tsig_key_name: str | None = None,
 ) -> dict[str, Any]:
     """Start a detached BIND 9 whose files live in ``<state_dir>/dns``; save ``dns.json``.
 
@@ -448,7 +449,10 @@ def up(
         down(state_dir)  # stale: clean the remains before starting afresh
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    server = LocalDNS(zone, extra_zones=extra_zones, workdir=state_dir / STATE_SUBDIR)
+    options: dict[str, Any] = {"port": port}
+    if tsig_key_name:
+        options["tsig_key_name"] = tsig_key_name
+    server = LocalDNS(zone, extra_zones=extra_zones, workdir=state_dir / STATE_SUBDIR, **options)
     try:
         server.start()
         state = server.to_state()

@@ -3,11 +3,16 @@
 `star-env up` starts them detached and records what it started in a state directory, so that
 `star-env status` and `star-env down` (another process, later) find and stop exactly those
 processes. The demo and people debugging use this; tests use the per-component fixtures.
+
+The CA and BIND listen on fixed loopback ports by default (the ones `examples/` name), and `up`
+publishes the CA root and the TSIG secret as the Secrets the example CsrTemplate refers to, so
+that `kubectl apply -f examples/` works against this environment as it stands.
 """
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +20,26 @@ from star_devenv import dns
 from star_devenv.ca import LocalCA
 from star_devenv.controlplane import STATE_FILE as CP_STATE_FILE
 from star_devenv.controlplane import LocalControlPlane
+from star_devenv.kubectl import Kubectl
 from star_devenv.processes import is_alive, stop_pid
 
 CA_STATE_FILE = "ca.json"
 
 
-def up(state_dir: Path, *, min_lifetime: int = 10) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """What examples/ expect; change the ports only together with the examples."""
+
+    ca_port: int = 14000
+    dns_port: int = 5353
+    min_lifetime: int = 10
+    tsig_key_name: str = "star-test-key"
+    namespace: str = "star-operator"
+    ca_bundle_secret: str = "star-ca-bundle"
+    tsig_secret: str = "star-test-tsig"
+
+
+def up(state_dir: Path, settings: EnvironmentSettings = EnvironmentSettings()) -> dict[str, Any]:
     """Start whatever is not already running; return the connection details."""
     state_dir.mkdir(parents=True, exist_ok=True)
     cp_dir = state_dir / "controlplane"
@@ -29,17 +48,32 @@ def up(state_dir: Path, *, min_lifetime: int = 10) -> dict[str, Any]:
     else:
         shutil.rmtree(cp_dir, ignore_errors=True)
         plane = LocalControlPlane(cp_dir).start()
-    dns_info = dns.up(state_dir)
+    dns_info = dns.up(state_dir, port=settings.dns_port or None,
+                      tsig_key_name=settings.tsig_key_name)
     ca_info = _ca_status(state_dir)
     if not ca_info.get("running"):
         ca = LocalCA(data_dir=state_dir / "ca", dns_server=dns_info["server"],
-                     min_lifetime=min_lifetime).start()
+                     min_lifetime=settings.min_lifetime, port=settings.ca_port or None).start()
         ca_info = {"pid": ca.pid, "directory_url": ca.directory_url,
                    "root_pem": str(ca.root_pem_path), "log": str(ca.log_path)}
         (state_dir / CA_STATE_FILE).write_text(json.dumps(ca_info, indent=2))
         ca_info["running"] = True
+    publish_dno_secrets(Kubectl(plane.kubeconfig), settings, Path(ca_info["root_pem"]),
+                        dns_info["tsig_secret"])
     return {"kubeconfig": str(plane.kubeconfig), "api_url": plane.api_url,
             "dns": dns_info, "ca": ca_info}
+
+
+def publish_dno_secrets(kubectl: Kubectl, settings: EnvironmentSettings, root_pem: Path,
+                        tsig_secret: str) -> None:
+    """The DNO's side of the setup: the CA root to trust and the TSIG key for RFC 2136."""
+    kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": settings.namespace}})
+    for name, data in ((settings.ca_bundle_secret, {"ca.crt": root_pem.read_text()}),
+                       (settings.tsig_secret, {"secret": tsig_secret})):
+        kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                       "metadata": {"name": name, "namespace": settings.namespace},
+                       "stringData": data})
 
 
 def _ca_status(state_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,59 @@
+"""Names shared by the CRDs, the handlers and the Secret writer.
+
+Kept in one module so the API group, finalizer and annotation keys cannot drift between the
+manifests in ``crds/`` and the code that reads them (a unit test checks the CRDs against these).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "star.operator.dev"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+
+CSRTEMPLATE_KIND: Final = "CsrTemplate"
+CSRTEMPLATE_PLURAL: Final = "csrtemplates"
+STARORDER_KIND: Final = "StarOrder"
+STARORDER_PLURAL: Final = "starorders"
+STARCERTIFICATE_KIND: Final = "StarCertificate"
+STARCERTIFICATE_PLURAL: Final = "starcertificates"
+
+#: Our own finalizer and annotation prefix: kopf's defaults (kopf.zalando.org/...) would be
+#: shared with every other kopf operator in the cluster.
+FINALIZER: Final = f"{GROUP}/finalizer"
+ANNOTATION_PREFIX: Final = GROUP
+
+#: An admin sets this to "true" on a StarOrder stuck in deletion (CA gone for good) to let it go
+#: without cancelling the STAR order at the CA.
+FORCE_DELETE_ANNOTATION: Final = f"{GROUP}/force-delete"
+
+#: Marks Secrets the operator manages; a pre-existing Secret without it is never overwritten.
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE: Final = "star-operator"
+OWNER_ANNOTATION: Final = f"{GROUP}/owner"
+
+#: Data key holding the private key of a StarOrder before its first certificate arrives.
+#: tls.key/tls.crt stay empty until then, so they never disagree; the first write moves the key
+#: into tls.key and drops this entry in the same update.
+STAGED_KEY: Final = "staged-tls.key"
+
+TLS_CRT: Final = "tls.crt"
+TLS_KEY: Final = "tls.key"
+CA_CRT: Final = "ca.crt"
+
+# cert-manager compatible Secret annotations (internal/controller/certificates/secrets.go).
+CM_PREFIX: Final = "cert-manager.io"
+CM_CERTIFICATE_NAME: Final = f"{CM_PREFIX}/certificate-name"
+CM_ISSUER_NAME: Final = f"{CM_PREFIX}/issuer-name"
+CM_ISSUER_KIND: Final = f"{CM_PREFIX}/issuer-kind"
+CM_ISSUER_GROUP: Final = f"{CM_PREFIX}/issuer-group"
+CM_COMMON_NAME: Final = f"{CM_PREFIX}/common-name"
+CM_ALT_NAMES: Final = f"{CM_PREFIX}/alt-names"
+CM_IP_SANS: Final = f"{CM_PREFIX}/ip-sans"
+CM_URI_SANS: Final = f"{CM_PREFIX}/uri-sans"
+
+# Our own Secret annotations (informational, for humans and `kubectl describe`).
+SERIAL_ANNOTATION: Final = f"{GROUP}/serial"
+NOT_AFTER_ANNOTATION: Final = f"{GROUP}/not-after"
+STAR_URL_ANNOTATION: Final = f"{GROUP}/star-certificate-url"

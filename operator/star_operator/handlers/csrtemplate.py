@@ -1,0 +1,69 @@
+"""CsrTemplate: validate the DNO policy, make sure its ACME account exists, report Ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from star_operator import acme, conditions, config, events, k8s
+from star_operator import constants as c
+from star_operator.ordering import accounts
+from star_operator.ordering.templates import TemplateSpecError, parse_template
+
+
+async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
+                  event: str | None = None, **fields: Any) -> None:
+    status = body.get("status") or {}
+    generation = body.get("metadata", {}).get("generation")
+    cond = conditions.make_condition(conditions.READY, ready, reason, message,
+                                     observed_generation=generation)
+    unchanged = conditions.same_condition(
+        conditions.get_condition(status.get("conditions"), conditions.READY), cond)
+    fields.update(conditions=conditions.set_condition(status.get("conditions"), cond),
+                  observedGeneration=generation)
+    await k8s.patch_status(c.CSRTEMPLATE_PLURAL, None, body["metadata"]["name"], fields)
+    if event and not unchanged:
+        events.poster(body)(event, reason, message)
+
+
+@kopf.on.resume(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
+@kopf.on.create(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
+@kopf.on.update(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
+async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) -> None:
+    """Template valid → account key Secret present → account registered at a STAR CA."""
+    cfg = config.get()
+    delay = min(cfg.backoff_max, max(cfg.backoff_min, 2.0 ** min(retry, 10)))
+    try:
+        policy = parse_template(body, cfg.namespace)
+    except TemplateSpecError as exc:
+        await _report(body, False, "TemplateInvalid", str(exc), event="Warning")
+        return  # only an edit can fix it, and an edit re-runs this handler
+    try:
+        material = await accounts.load_material(policy, create_key=True)
+        client = await accounts.client_for(policy, material)
+        directory = await client.directory()
+    except accounts.CaSettingsError as exc:
+        await _report(body, False, exc.reason, exc.message, event="Warning")
+        raise kopf.TemporaryError(exc.message, delay=delay) from exc
+    except (acme.AcmeError, ValueError) as exc:
+        await _report(body, False, "CAUnreachable", str(exc), event="Warning")
+        raise kopf.TemporaryError(str(exc), delay=delay) from exc
+    if directory.star is None:
+        await _report(body, False, "CANotStarCapable",
+                      f"{policy.directory_url} does not advertise meta.auto-renewal (RFC 8739)",
+                      event="Warning")
+        raise kopf.TemporaryError("CA lacks STAR", delay=max(delay, 60.0))
+    star = {"minLifetime": directory.star.min_lifetime,
+            "maxDuration": directory.star.max_duration,
+            "allowCertificateGet": directory.star.allow_certificate_get}
+    await _report(body, True, "AccountRegistered", f"ACME account {client.account_url} at "
+                                                    f"{policy.directory_url}",
+                  accountURL=client.account_url, autoRenewal=star)
+    logger.info("CsrTemplate ready, account %s", client.account_url)
+
+
+@kopf.on.delete(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="forget", optional=True)
+async def forget(name: str, **_: Any) -> None:
+    """Drop the cached ACME client (the account key Secret is kept: it identifies the DNO)."""
+    await accounts.forget(name)

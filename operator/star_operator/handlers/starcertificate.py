@@ -1,0 +1,42 @@
+"""StarCertificate: a daemon per object keeps its Secret current (see renewal.loop)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from star_operator import config, events, metrics
+from star_operator import constants as c
+from star_operator.renewal import loop, schedule, wakeups
+
+
+def timing(cfg: config.Config) -> schedule.Timing:
+    """Scheduling knobs from the operator configuration."""
+    return schedule.Timing(jitter_max=cfg.fetch_jitter_max,
+                           jitter_fraction=cfg.fetch_jitter_fraction,
+                           poll_min=cfg.poll_min, poll_max=cfg.poll_max,
+                           backoff_min=cfg.backoff_min, backoff_max=cfg.backoff_max)
+
+
+@kopf.daemon(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, id="keep-current",
+             cancellation_timeout=10.0)
+async def keep_current(namespace: str, name: str, body: kopf.Body, stopped: kopf.DaemonStopped,
+                       logger: kopf.Logger, **_: Any) -> None:
+    """Fetch when due, verify, write the Secret; until the object goes away."""
+    cfg = config.get()
+    worker = loop.CertificateLoop(namespace, name, body, post_event=events.poster(body),
+                                  logger=logger, timing=timing(cfg), clock_skew=cfg.clock_skew)
+    await worker.run(stopped)
+
+
+@kopf.on.update(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, field="spec", id="spec-changed")
+async def spec_changed(namespace: str, name: str, **_: Any) -> None:
+    """A new URL, key or CA bundle: fetch now rather than at the old schedule."""
+    wakeups.wake(namespace, name)
+
+
+@kopf.on.delete(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, id="forget", optional=True)
+async def forget(namespace: str, name: str, **_: Any) -> None:
+    """Drop per-object metric series (the Secret stays: it belongs to the StarOrder policy)."""
+    metrics.forget_certificate(namespace, name)

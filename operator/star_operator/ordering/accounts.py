@@ -1,0 +1,149 @@
+"""The DNO's ACME accounts: one account key Secret and one cached AcmeClient per CsrTemplate.
+
+1,000 StarOrders on one template share one client (one nonce pool, one connection pool, one
+newAccount), so the cache is keyed by template and invalidated when its CA settings change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+
+import josepy as jose
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from star_operator.errors import ReasonedError
+from star_operator import acme, k8s, metrics, sessions
+from star_operator.dns01 import Rfc2136Solver
+from star_operator.ordering.templates import SecretRef, TemplatePolicy
+from star_operator.secrets import payload
+
+
+class CaSettingsError(ReasonedError):
+    """A Secret the template points at is missing or unusable; ``reason`` for the condition."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CaMaterial:
+    """Secret contents a template needs to reach its CA and DNS server."""
+
+    account_key_pem: bytes
+    ca_pem: bytes | None
+    tsig_secret: str
+
+    def fingerprint(self, policy: TemplatePolicy) -> str:
+        h = hashlib.sha256()
+        for part in (policy.directory_url.encode(), self.account_key_pem, self.ca_pem or b""):
+            h.update(part + b"\0")
+        return h.hexdigest()
+
+
+async def read_secret_value(ref: SecretRef, *, required: bool = True) -> bytes | None:
+    """One data value of a Secret; raises :class:`CaSettingsError` if required and absent."""
+    secret = await k8s.get_secret(ref.namespace, ref.name)
+    value = payload.unb64(((secret or {}).get("data") or {}).get(ref.key))
+    if not value and required:
+        what = "not found" if secret is None else f"has no key {ref.key!r}"
+        raise CaSettingsError("SecretMissing", f"Secret {ref.namespace}/{ref.name} {what}")
+    return value or None
+
+
+def new_account_key_pem() -> bytes:
+    """A fresh ES256 account key (RFC 8555 §6.2: ES256 is the algorithm every CA must accept)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+async def ensure_account_key(ref: SecretRef) -> tuple[bytes, bool]:
+    """The account key PEM, creating its Secret if it does not exist; (pem, created)."""
+    secret = await k8s.get_secret(ref.namespace, ref.name)
+    if secret is not None:
+        value = payload.unb64((secret.get("data") or {}).get(ref.key))
+        if not value:
+            raise CaSettingsError("SecretMissing", f"Secret {ref.namespace}/{ref.name} exists "
+                                                   f"but has no key {ref.key!r}; not overwriting")
+        return value, False
+    pem = new_account_key_pem()
+    body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": ref.name, "namespace": ref.namespace,
+                         "labels": payload.managed_labels()},
+            "data": {ref.key: payload.b64(pem)}}
+    try:
+        await k8s.create_secret(ref.namespace, body)
+    except k8s.Conflict:  # another worker created it first: use theirs
+        return await ensure_account_key(ref)
+    return pem, True
+
+
+async def load_material(policy: TemplatePolicy, *, create_key: bool = False) -> CaMaterial:
+    """Read (or, for the template handler, create) the Secrets the template references."""
+    if create_key:
+        key_pem, _ = await ensure_account_key(policy.account_key_ref)
+    else:
+        key_pem = await read_secret_value(policy.account_key_ref)  # type: ignore[assignment]
+    ca_pem = await read_secret_value(policy.ca_bundle_ref) if policy.ca_bundle_ref else None
+    tsig = await read_secret_value(policy.rfc2136.tsig_secret_ref)
+    assert key_pem is not None and tsig is not None
+    return CaMaterial(account_key_pem=key_pem, ca_pem=ca_pem,
+                      tsig_secret=tsig.decode("ascii").strip())
+
+
+def solver_for(policy: TemplatePolicy, material: CaMaterial) -> Rfc2136Solver:
+    """The dns-01 solver the template describes."""
+    s = policy.rfc2136
+    return Rfc2136Solver(s.server, s.port, s.tsig_key_name, material.tsig_secret,
+                         tsig_algorithm=s.tsig_algorithm, zone=s.zone)
+
+
+@dataclasses.dataclass
+class _Entry:
+    fingerprint: str
+    client: acme.AcmeClient
+
+
+_clients: dict[str, _Entry] = {}
+_locks: dict[str, asyncio.Lock] = {}
+
+
+async def client_for(policy: TemplatePolicy, material: CaMaterial) -> acme.AcmeClient:
+    """A registered AcmeClient for the template (cached; re-created if CA settings changed)."""
+    fp = material.fingerprint(policy)
+    entry = _clients.get(policy.name)
+    if entry is not None and entry.fingerprint == fp and entry.client.account_url:
+        return entry.client
+    lock = _locks.setdefault(policy.name, asyncio.Lock())
+    async with lock:
+        entry = _clients.get(policy.name)
+        if entry is not None and entry.fingerprint == fp and entry.client.account_url:
+            return entry.client
+        if entry is not None:
+            await entry.client.close()
+        client = acme.AcmeClient(
+            policy.directory_url, jose.JWK.load(material.account_key_pem),
+            ca_bundle=material.ca_pem.decode("ascii") if material.ca_pem else None,
+            session=sessions.http_session())
+        with metrics.time_acme("new-account"):
+            await client.register(contact=policy.contact)
+        _clients[policy.name] = _Entry(fp, client)
+        return client
+
+
+async def forget(template_name: str) -> None:
+    """Drop a deleted template's client."""
+    entry = _clients.pop(template_name, None)
+    if entry is not None:
+        await entry.client.close()
+
+
+async def close_all() -> None:
+    """Close every cached client (operator cleanup)."""
+    for name in list(_clients):
+        await forget(name)
+
+
+def count() -> int:
+    """How many accounts are loaded (liveness probe detail)."""
+    return len(_clients)

@@ -1,0 +1,78 @@
+"""Deleting a StarOrder stops the delegation: the STAR order is canceled at the CA first.
+
+RFC 8739 §3.1.2: POST ``{"status":"canceled"}`` to the order URL; the CA then stops issuing and
+answers the star-certificate URL with 403 ``autoRenewalCanceled``. Until the CA confirms, the
+finalizer stays and the attempt is retried with backoff (status + Warning Events say why). An
+admin can give up on the CA with the ``star.operator.dev/force-delete: "true"`` annotation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from star_operator import acme, k8s, metrics
+from star_operator import constants as c
+from star_operator.ordering import accounts, status as st
+from star_operator.ordering.issuance import OrderJob, Retry, load_policy
+
+#: Order states in which the CA will never issue again, so there is nothing to cancel.
+DEAD_STATES = frozenset({"invalid", "canceled", "expired", "deactivated", "revoked"})
+
+
+def force_requested(body: Mapping[str, Any]) -> bool:
+    """Whether an admin asked to skip cancellation."""
+    ann = (body.get("metadata") or {}).get("annotations") or {}
+    return str(ann.get(c.FORCE_DELETE_ANNOTATION, "")).lower() == "true"
+
+
+async def _cancel_at_ca(job: OrderJob, order_url: str) -> str:
+    """Cancel, or confirm there is nothing to cancel; returns the final order state."""
+    policy = await load_policy(job, (job.recorder.get("ordered") or job.spec)["csrTemplateName"])
+    material = await accounts.load_material(policy)
+    client = await accounts.client_for(policy, material)
+    order = await client.get_order(order_url)
+    if order.status == "processing":  # finalize in flight: it becomes valid, then we cancel
+        order = await client.wait_order(order_url)
+    if order.status in DEAD_STATES:
+        return order.status
+    if order.status != "valid":
+        return order.status  # pending/ready: never finalized, never issues; it will expire
+    try:
+        with metrics.time_acme("cancel"):
+            order = await client.cancel_order(order_url)
+    except acme.AcmeProblem as problem:
+        if problem.short_type != "autoRenewalCancellationInvalid":
+            raise
+        order = await client.get_order(order_url)  # someone else canceled first: re-read
+        if order.status not in DEAD_STATES:
+            raise
+    return order.status
+
+
+async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:
+    """Cancel (or force), then apply ``spec.secretPolicy``; raise :class:`Retry` on failure."""
+    rec = job.recorder
+    order_url = rec.get("orderURL")
+    if force_requested(job.body):
+        if order_url and rec.get("orderState") not in DEAD_STATES:
+            rec.post_event("Warning", "ForceDeleted",
+                           f"{c.FORCE_DELETE_ANNOTATION} set: STAR order {order_url} was NOT "
+                           "canceled at the CA; its certificates keep being issued until "
+                           "its end-date")
+    elif order_url and rec.get("orderState") not in DEAD_STATES:
+        try:
+            state = await _cancel_at_ca(job, order_url)
+        except (acme.AcmeError, accounts.CaSettingsError, k8s.ApiError, OSError, Retry) as exc:
+            attempts = int(rec.get("cancelAttempts") or 0) + 1
+            delay = min(delay_cap, float(2 ** min(attempts - 1, 10)))
+            message = (f"cannot cancel STAR order {order_url} at the CA (attempt {attempts}, "
+                       f"retrying in {delay:.0f}s): {exc}. Set annotation "
+                       f"{c.FORCE_DELETE_ANNOTATION}=\"true\" to delete without canceling.")
+            await rec.ready(False, "CancelFailed", message, event="Warning",
+                            phase=st.CANCELING, cancelAttempts=attempts, lastError=str(exc))
+            raise Retry(message, delay) from exc
+        rec.post_event("Normal", "Canceled", f"STAR order {order_url} is {state} at the CA")
+    if (job.spec.get("secretPolicy") or "Retain") == "Delete":
+        await k8s.delete_secret(job.namespace, job.spec["secretName"])
+    metrics.forget_order(job.namespace, job.name, rec.phase)

@@ -1,0 +1,326 @@
+"""The resumable STAR issuance of one StarOrder.
+
+Steps, each recorded in status before the next begins (see :mod:`.status`):
+
+1. policy: the CsrTemplate exists, is valid and allows this namespace;
+2. request: the spec fits the template's STAR bounds;
+3. key: generated with its CSR, checked against the template, stored in the target Secret
+   (``staged-tls.key``), then ``status.csr`` — or, on resume, the stored key and CSR reused;
+4. order: newOrder with ``auto-renewal``; ``status.orderURL`` is written the moment the CA
+   answers — on resume the recorded order is continued, never re-placed;
+5. dns-01 through RFC 2136, finalize with the CSR, wait for ``valid``;
+6. ``status.starCertificateURL`` and an owned StarCertificate that does the fetching.
+
+Refusals (namespace, bounds, template violations) end with ``Ready=False`` and a Warning Event
+and never reach the CA. Transient failures raise :class:`Retry` with a delay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from star_operator import acme, k8s, metrics, pem, timeutil
+from star_operator import constants as c
+from star_operator.csr_template import TemplateRequestError, Violation, check_csr
+from star_operator.csr_template import generate_key_and_csr
+from star_operator.dns01 import Dns01Error
+from star_operator.ordering import accounts, request, status as st
+from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
+from star_operator.secrets import payload, writer
+
+RECHECK_DELAY = 300.0  # refusals are re-examined this often (a template may have changed)
+
+
+class Retry(Exception):
+    """Try the reconciliation again after ``delay`` seconds."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+@dataclasses.dataclass
+class OrderJob:
+    """One reconciliation of a StarOrder."""
+
+    namespace: str
+    name: str
+    body: Mapping[str, Any]
+    recorder: st.StatusRecorder
+    default_namespace: str
+    retry: int = 0
+    backoff_min: float = 1.0
+    backoff_max: float = 600.0
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return self.body.get("spec") or {}
+
+    def delay(self) -> float:
+        """Exponential backoff in the configured bounds."""
+        return min(self.backoff_max, self.backoff_min * 2 ** min(self.retry, 20))
+
+
+async def load_policy(job: OrderJob, template_name: str) -> TemplatePolicy:
+    """Fetch and parse the CsrTemplate; refusals are recorded and raise :class:`Retry`."""
+    rec = job.recorder
+    body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template_name)
+    if body is None:
+        await rec.ready(False, "TemplateNotFound", f"CsrTemplate {template_name!r} not found",
+                        event="Warning")
+        raise Retry("template not found", max(job.delay(), 5.0))
+    try:
+        return parse_template(body, job.default_namespace)
+    except TemplateSpecError as exc:
+        await rec.ready(False, "TemplateInvalid", f"CsrTemplate {template_name!r}: {exc}",
+                        event="Warning")
+        raise Retry("template invalid", RECHECK_DELAY) from exc
+
+
+async def reject(job: OrderJob, reason: str, violations: list[Violation]) -> None:
+    """Record a refusal (no CA contact) and schedule a re-check."""
+    text = request.format_violations(violations)
+    await job.recorder.ready(False, reason, text, event="Warning", phase=st.REJECTED,
+                             violations=[{"field": v.field, "message": v.message}
+                                         for v in violations])
+    raise Retry(f"rejected: {text}", RECHECK_DELAY)
+
+
+def _csr_public_key_matches(csr: x509.CertificateSigningRequest, key_pem: bytes) -> bool:
+    try:
+        key = pem.load_private_key(key_pem)
+    except pem.PemError:
+        return False
+    return pem.spki_der(key.public_key()) == pem.spki_der(csr.public_key())
+
+
+async def stored_request(job: OrderJob) -> tuple[x509.CertificateSigningRequest, bytes] | None:
+    """The CSR in status and its key in the Secret, if both survived (resume path)."""
+    csr_pem = job.recorder.get("csr")
+    if not csr_pem or job.recorder.get("ordered") != request.ordered_fields(job.spec):
+        return None  # never staged, or staged for a spec that has since been edited
+    secret = await k8s.get_secret(job.namespace, job.spec["secretName"])
+    key_pem = payload.read_key(secret)
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    if key_pem and _csr_public_key_matches(csr, key_pem):
+        return csr, key_pem
+    return None
+
+
+async def prepare_key(job: OrderJob, policy: TemplatePolicy,
+                      req: request.OrderRequest) -> x509.CertificateSigningRequest:
+    """Steps 2-3: bounds, key, CSR; refusals raise :class:`Retry` after recording."""
+    now = timeutil.utcnow()
+    violations = request.check_bounds(req, policy, now)
+    stored = await stored_request(job)
+    if stored is not None:
+        csr = stored[0]
+    else:
+        secret = await k8s.get_secret(job.namespace, job.spec["secretName"])
+        if secret is not None and not payload.is_managed(secret):
+            await reject(job, "SecretConflict", [Violation(
+                "spec.secretName", f"Secret {job.spec['secretName']} exists and is not managed "
+                                   "by star-operator")])
+        try:
+            generated = generate_key_and_csr(policy.template, policy.domains, req.names,
+                                             req.key_type, req.subject)
+        except TemplateRequestError as exc:
+            violations.append(Violation(_violation_field(exc.field), exc.reason))
+            await reject(job, "TemplateViolation", violations)
+            raise  # unreachable: reject raises
+        csr = generated.csr
+    violations += check_csr(csr, policy.template, policy.domains)
+    if violations:
+        await reject(job, "TemplateViolation", violations)
+    if stored is None:
+        owner = f"{job.namespace}/{job.name}"
+        await writer.stage_private_key(job.namespace, job.spec["secretName"], generated.key_pem,
+                                       {c.OWNER_ANNOTATION: owner})
+        await job.recorder.ready(
+            False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; "
+                                "placing the STAR order",
+            phase=st.KEY_STAGED, csr=csr.public_bytes(serialization.Encoding.PEM).decode(),
+            ordered=request.ordered_fields(job.spec),
+            startDate=timeutil.format_time(req.start_date),
+            endDate=timeutil.format_time(req.end_date), violations=None)
+    return csr
+
+
+def _violation_field(field: str | None) -> str:
+    """The template path the refusal is about (``spec`` when the generator names none)."""
+    return field or "spec"
+
+
+async def place_order(job: OrderJob, client: acme.AcmeClient,
+                      req: request.OrderRequest) -> acme.Order:
+    """Step 4: newOrder, with the order URL recorded before anything else can happen."""
+    renewal = acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
+                               start_date=req.start_date, lifetime_adjust=req.lifetime_adjust,
+                               allow_certificate_get=True)
+    with metrics.time_acme("new-order"):
+        order = await client.new_order(list(req.names), renewal)
+    await job.recorder.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
+                              accountURL=client.account_url)
+    return order
+
+
+async def progress_order(job: OrderJob, client: acme.AcmeClient, policy: TemplatePolicy,
+                         material: accounts.CaMaterial, order: acme.Order,
+                         csr: x509.CertificateSigningRequest) -> acme.Order:
+    """Step 5: whatever the recorded order still needs, from its current CA state."""
+    if order.status == "pending":
+        with metrics.time_acme("dns-01"):
+            await client.solve_authorizations(order, accounts.solver_for(policy, material))
+        order = await client.get_order(order.url)
+    if order.status == "ready":
+        with metrics.time_acme("finalize"):
+            order = await client.finalize(order, csr.public_bytes(serialization.Encoding.DER))
+    elif order.status == "processing":
+        order = await client.wait_order(order.url)
+    return order
+
+
+async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: bytes | None,
+                             req: request.OrderRequest, star_url: str) -> str:
+    """Step 6: the owned StarCertificate (created once; its spec kept in line)."""
+    import kopf  # local: keeps this module importable without kopf's runtime for unit tests
+
+    spec: dict[str, Any] = {
+        "starCertificateURL": star_url, "secretName": job.spec["secretName"],
+        "privateKeySecretRef": {"name": job.spec["secretName"], "key": c.TLS_KEY},
+        "dnsNames": sorted(req.names), "endDate": timeutil.format_time(req.end_date),
+        "issuerName": policy.name}
+    if ca_pem:
+        spec["caBundle"] = ca_pem.decode("ascii")
+    body: dict[str, Any] = {"apiVersion": c.API_VERSION, "kind": c.STARCERTIFICATE_KIND,
+                            "metadata": {"name": job.name, "namespace": job.namespace,
+                                         "labels": {c.MANAGED_BY_LABEL: c.MANAGED_BY_VALUE}},
+                            "spec": spec}
+    kopf.adopt(body, owner=job.body)  # type: ignore[arg-type]
+    existing = await k8s.get_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name)
+    if existing is None:
+        try:
+            await k8s.create_object(c.STARCERTIFICATE_PLURAL, job.namespace, body)
+        except k8s.Conflict:
+            pass
+    elif any(existing.get("spec", {}).get(k) != v for k, v in spec.items()):
+        await k8s.patch_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name,
+                               {"spec": spec})
+    return job.name
+
+
+async def reconcile(job: OrderJob) -> None:
+    """Bring one StarOrder as far as it can go now; raise :class:`Retry` to come back later."""
+    rec = job.recorder
+    ordered = rec.get("ordered") or {}
+    order_url = rec.get("orderURL")
+    spec = dict(job.spec)
+    if order_url and rec.phase not in (st.FAILED,):
+        changed = request.changed_immutable(spec, ordered)
+        if changed:
+            await rec.ready(False, "ImmutableFieldChanged",
+                            f"{', '.join(changed)} changed after the STAR order was placed; the "
+                            "existing order continues with the original values. Revert the "
+                            "change, or create a new StarOrder and delete this one.",
+                            event="Warning")
+            spec.update(ordered)  # keep working on what was ordered
+            if rec.phase in (st.VALID, st.CANCELED):
+                return
+    elif rec.phase == st.FAILED:
+        if rec.get("observedGeneration") == job.recorder.generation:
+            return  # the CA refused this order; a spec edit starts a new one
+        await rec.record(phase=st.PENDING, orderURL=None, orderState=None, csr=None,
+                         ordered=None, startDate=None, endDate=None, starCertificateURL=None)
+        order_url = None
+    if rec.phase == st.CANCELED:
+        return
+    job = dataclasses.replace(job, body={**job.body, "spec": spec})
+    policy = await load_policy(job, spec["csrTemplateName"])
+    if not policy.allows_namespace(job.namespace):
+        await reject(job, "NamespaceNotAllowed", [Violation(
+            "metadata.namespace", f"CsrTemplate {policy.name!r} does not allow namespace "
+                                  f"{job.namespace!r} (allowed: "
+                                  f"{', '.join(policy.allowed_namespaces)})")])
+    try:
+        req = request.build_request(spec, timeutil.utcnow(), rec.get("endDate"))
+    except (ValueError, KeyError) as exc:
+        await reject(job, "SpecInvalid", [Violation("spec", str(exc))])
+        raise  # unreachable
+    if rec.phase == st.VALID and order_url:
+        material = await _material(job, policy)
+        await ensure_certificate(job, policy, material.ca_pem, req, rec.get("starCertificateURL"))
+        if not request.changed_immutable(job.spec, ordered):
+            await _ready_valid(job)
+        return
+    csr = await prepare_key(job, policy, req) if not order_url else _recorded_csr(job)
+    material = await _material(job, policy)
+    try:
+        client = await accounts.client_for(policy, material)
+        order = (await client.get_order(order_url) if order_url
+                 else await place_order(job, client, req))
+        order = await progress_order(job, client, policy, material, order, csr)
+    except (acme.AcmeError, Dns01Error) as exc:
+        await _acme_failure(job, exc)
+        raise  # unreachable: _acme_failure raises
+    await _settle(job, policy, material, req, order)
+
+
+def _recorded_csr(job: OrderJob) -> x509.CertificateSigningRequest:
+    return x509.load_pem_x509_csr(job.recorder.get("csr").encode())
+
+
+async def _material(job: OrderJob, policy: TemplatePolicy) -> accounts.CaMaterial:
+    try:
+        return await accounts.load_material(policy)
+    except accounts.CaSettingsError as exc:
+        await job.recorder.ready(False, exc.reason, exc.message, event="Warning")
+        raise Retry(exc.message, job.delay()) from exc
+
+
+async def _acme_failure(job: OrderJob, exc: acme.AcmeError | Dns01Error) -> None:
+    """Record a CA, DNS or network failure; the recorded order is continued next attempt."""
+    reason = "CAError"
+    if isinstance(exc, Dns01Error):
+        reason = "DNSUpdateFailed"
+    elif isinstance(exc, acme.AcmeProblem):
+        reason = f"CA:{exc.short_type}" if exc.short_type else "CAProblem"
+    elif isinstance(exc, acme.AcmeConnectionError):
+        reason = "CAUnreachable"
+    await job.recorder.ready(False, reason.replace(":", ""), str(exc), event="Warning",
+                             lastError=str(exc))
+    raise Retry(str(exc), job.delay()) from exc
+
+
+async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMaterial,
+                  req: request.OrderRequest, order: acme.Order) -> None:
+    rec = job.recorder
+    if order.status == "valid" and order.star_certificate:
+        await rec.record(starCertificateURL=order.star_certificate, orderState=order.status,
+                         phase=st.VALID, lastError=None)
+        name = await ensure_certificate(job, policy, material.ca_pem, req,
+                                        order.star_certificate)
+        await rec.record(certificateName=name)
+        await _ready_valid(job, event=True)
+    elif order.status in ("invalid", "canceled"):
+        detail = str(order.error) if order.error else f"order is {order.status} at the CA"
+        phase = st.FAILED if order.status == "invalid" else st.CANCELED
+        await rec.ready(False, "OrderInvalid" if phase == st.FAILED else "OrderCanceled",
+                        detail, event="Warning", phase=phase, orderState=order.status)
+    elif order.status == "valid":
+        await rec.ready(False, "NoStarCertificate", "the CA's order is valid but has no "
+                                                    "star-certificate URL (not a STAR order?)",
+                        event="Warning", phase=st.FAILED, orderState=order.status)
+    else:
+        await rec.record(orderState=order.status)
+        raise Retry(f"order still {order.status}", job.delay())
+
+
+async def _ready_valid(job: OrderJob, event: bool = False) -> None:
+    await job.recorder.ready(
+        True, "Issued", f"STAR order valid; StarCertificate {job.name} keeps Secret "
+                        f"{job.spec['secretName']} current", event="Normal" if event else None)

@@ -1,0 +1,70 @@
+"""A StarOrder's status as the durable progress record of its issuance.
+
+Every step that creates something outside the StarOrder (the key in the Secret, the order at the
+CA) is followed by an immediate status PATCH, before the next step starts. On resume the record
+says which steps are done, so a restart never places a second order or makes a second key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from star_operator import conditions, k8s, metrics
+from star_operator import constants as c
+from star_operator.events import EventPoster
+
+PENDING = "Pending"
+KEY_STAGED = "KeyStaged"
+ORDERED = "Ordered"
+VALID = "Valid"
+REJECTED = "Rejected"
+FAILED = "Failed"
+CANCELING = "Canceling"
+CANCELED = "Canceled"
+
+
+class StatusRecorder:
+    """Holds the latest known status of one StarOrder and writes changes through at once."""
+
+    def __init__(self, namespace: str, name: str, status: Mapping[str, Any] | None,
+                 generation: int | None, post_event: EventPoster,
+                 logger: logging.Logger | logging.LoggerAdapter) -> None:
+        self.namespace, self.name = namespace, name
+        self.status: dict[str, Any] = dict(status or {})
+        self.generation = generation
+        self.post_event = post_event
+        self.logger = logger
+
+    @property
+    def phase(self) -> str:
+        return self.status.get("phase") or PENDING
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.status.get(key, default)
+
+    async def record(self, **fields: Any) -> None:
+        """PATCH ``fields`` into status now (None deletes a field)."""
+        if "phase" in fields and fields["phase"] != self.phase:
+            metrics.set_order_phase(self.namespace, self.name, fields["phase"], self.phase)
+        fields.setdefault("observedGeneration", self.generation)
+        result = await k8s.patch_status(c.STARORDER_PLURAL, self.namespace, self.name, fields)
+        self.status = dict(result.get("status") or {})
+
+    async def ready(self, ready: bool, reason: str, message: str, *,
+                    event: str | None = None, **fields: Any) -> None:
+        """Set the Ready condition (plus fields) and optionally post an Event of type ``event``.
+
+        Skips the write when nothing would change, so periodic re-checks stay cheap.
+        """
+        cond = conditions.make_condition(conditions.READY, ready, reason, message,
+                                         observed_generation=self.generation)
+        old = conditions.get_condition(self.status.get("conditions"), conditions.READY)
+        unchanged = conditions.same_condition(old, cond) and all(
+            self.status.get(k) == v for k, v in fields.items())
+        if not unchanged:
+            fields["conditions"] = conditions.set_condition(self.status.get("conditions"), cond)
+            await self.record(**fields)
+        if event and not unchanged:
+            self.post_event(event, reason, message)

@@ -1,0 +1,131 @@
+"""One fetch cycle of a StarCertificate: download, verify, write the Secret.
+
+Kept free of kopf so it can be driven by the daemon loop and by tests alike. Anything that goes
+wrong raises :class:`CycleError` (or lets :class:`~star_operator.acme.AcmeProblem` through) and
+leaves the Secret exactly as it was: the current certificate keeps being served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from star_operator.errors import ReasonedError
+from star_operator import acme, k8s, metrics, pem, sessions, timeutil
+from star_operator import constants as c
+from star_operator.secrets import payload, writer
+from star_operator.verify import VerificationError, VerifiedCertificate, verify_certificate
+
+
+class CycleError(ReasonedError):
+    """A cycle failed for a reason we can name (becomes the condition reason)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CertInputs:
+    """A StarCertificate's spec, resolved (Secret references read)."""
+
+    url: str
+    secret_name: str
+    key_secret_name: str
+    key_field: str
+    ca_pem: bytes
+    expected_names: tuple[str, ...]
+    end_date: datetime.datetime | None
+    issuer_name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CycleResult:
+    """What a successful cycle produced."""
+
+    certificate: VerifiedCertificate
+    fetched: acme.StarFetch
+    secret_changed: bool
+
+
+async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str) -> bytes:
+    secret = await k8s.get_secret(namespace, ref["name"])
+    key = ref.get("key") or default_key
+    if secret is None:
+        raise CycleError("SecretNotFound", f"Secret {namespace}/{ref['name']} not found")
+    value = payload.unb64((secret.get("data") or {}).get(key))
+    if not value:
+        raise CycleError("SecretKeyMissing", f"Secret {namespace}/{ref['name']} has no {key!r}")
+    return value
+
+
+async def resolve_inputs(namespace: str, spec: Mapping[str, Any]) -> CertInputs:
+    """Read the spec and the CA bundle Secret it may reference."""
+    if spec.get("caBundle"):
+        ca_pem = spec["caBundle"].encode()
+    elif spec.get("caBundleSecretRef"):
+        ca_pem = await _secret_field(namespace, spec["caBundleSecretRef"], c.CA_CRT)
+    else:
+        raise CycleError("CABundleMissing",
+                         "spec.caBundle or spec.caBundleSecretRef is needed to verify the chain")
+    key_ref = spec.get("privateKeySecretRef") or {}
+    try:
+        end_date = timeutil.parse_time(spec.get("endDate"))
+    except ValueError as exc:
+        raise CycleError("SpecInvalid", f"spec.endDate: {exc}") from exc
+    return CertInputs(
+        url=spec["starCertificateURL"], secret_name=spec["secretName"],
+        key_secret_name=key_ref.get("name") or spec["secretName"],
+        key_field=key_ref.get("key") or c.TLS_KEY, ca_pem=ca_pem,
+        expected_names=tuple(spec.get("dnsNames") or ()), end_date=end_date,
+        issuer_name=spec.get("issuerName") or "")
+
+
+def candidate_keys(secret: Mapping[str, Any] | None, field: str) -> list[bytes]:
+    """Keys a certificate may belong to: the staged one (newest) first, then ``field``."""
+    data = (secret or {}).get("data") or {}
+    found = [payload.unb64(data.get(k)) for k in (c.STAGED_KEY, field)]
+    return [k for i, k in enumerate(found) if k and k not in found[:i]]
+
+
+def _verify_with_any(chain_pem: str, keys: list[bytes], inputs: CertInputs,
+                     clock_skew: float) -> tuple[VerifiedCertificate, bytes]:
+    if not keys:
+        raise CycleError("KeyMissing", f"no private key in Secret {inputs.key_secret_name} "
+                                       f"({inputs.key_field!r} or {c.STAGED_KEY!r})")
+    error: VerificationError | None = None
+    for key_pem in keys:
+        try:
+            cert = verify_certificate(chain_pem, key_pem, inputs.ca_pem,
+                                      expected_names=inputs.expected_names or None,
+                                      end_date=inputs.end_date, clock_skew=clock_skew)
+            return cert, key_pem
+        except VerificationError as exc:
+            error = exc
+            if exc.reason != "KeyMismatch":
+                break
+    assert error is not None
+    raise CycleError(error.reason, error.message)
+
+
+async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
+                    clock_skew: float = 5.0) -> CycleResult:
+    """Fetch the current certificate and, if it verifies, install it."""
+    inputs = await resolve_inputs(namespace, spec)
+    ctx = sessions.ssl_context(inputs.ca_pem)
+    with metrics.time_acme("star-certificate-get"):
+        fetched = await acme.fetch_star_certificate(sessions.http_session(), inputs.url,
+                                                    ssl_context=ctx)
+    key_secret = await k8s.get_secret(namespace, inputs.key_secret_name)
+    cert, key_pem = _verify_with_any(fetched.chain_pem, candidate_keys(key_secret,
+                                                                       inputs.key_field),
+                                     inputs, clock_skew)
+    material = payload.TlsMaterial(chain_pem=pem.dump_chain(cert.chain), key_pem=key_pem,
+                                   ca_pem=inputs.ca_pem)
+    who = payload.SecretIdentity(certificate_name=name, issuer_name=inputs.issuer_name,
+                                 star_certificate_url=inputs.url)
+    try:
+        result = await writer.write_tls_secret(
+            namespace, inputs.secret_name, material, payload.certificate_annotations(cert, who),
+            adopt_unmanaged=inputs.key_secret_name == inputs.secret_name)
+    except writer.SecretConflictError as exc:
+        raise CycleError("SecretConflict", str(exc)) from exc
+    return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed)

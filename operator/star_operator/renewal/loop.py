@@ -1,0 +1,269 @@
+"""The per-StarCertificate loop: sleep until due, run a fetch cycle, record the outcome.
+
+Runs as a kopf daemon (one asyncio task per object, cheap at 1,000 objects). Scheduling state
+lives in this loop, initialised from ``status`` at start: the status we patch comes back through
+the watch only later, so re-reading it would make the loop act on stale times. Status is the
+durable record (so a restarted operator resumes the schedule) and what humans read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from star_operator import acme, conditions, k8s, metrics, timeutil
+from star_operator import constants as c
+from star_operator.renewal import schedule, wakeups
+from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
+
+#: RFC 8739 §3.1.2/§3.3: the CA will not issue again; polling stops.
+TERMINAL_PROBLEMS = {
+    "autoRenewalCanceled": ("Canceled", "the STAR order was canceled at the CA; no further "
+                                        "certificates will be issued"),
+    "autoRenewalExpired": ("EndDateReached", "the STAR order reached its end-date; no further "
+                                             "certificates will be issued"),
+}
+RECOVERABLE = (CycleError, acme.AcmeError, k8s.ApiError, aiohttp.ClientError, OSError,
+               ValueError, TimeoutError)
+
+EventPoster = Callable[[str, str, str], None]
+
+
+@dataclasses.dataclass
+class LoopState:
+    """What the loop remembers between cycles."""
+
+    next_due: datetime.datetime | None = None
+    failures: int = 0
+    serial: str | None = None
+    rotations: int = 0
+    not_before: datetime.datetime | None = None
+    not_after: datetime.datetime | None = None
+    state: str = "Pending"
+    terminal_for: str | None = None
+    conditions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_status(cls, status: Mapping[str, Any], spec_fp: str) -> LoopState:
+        """Resume from what a previous operator run recorded."""
+        state = status.get("state") or "Pending"
+        terminal = state in ("Canceled", "EndDateReached", "Expired")
+        return cls(next_due=timeutil.parse_time(status.get("nextFetch")),
+                   failures=int(status.get("failures") or 0), serial=status.get("serial"),
+                   rotations=int(status.get("rotations") or 0),
+                   not_before=timeutil.parse_time(status.get("notBefore")),
+                   not_after=timeutil.parse_time(status.get("notAfter")), state=state,
+                   terminal_for=spec_fp if terminal else None,
+                   conditions=list(status.get("conditions") or []))
+
+    @property
+    def lifetime(self) -> datetime.timedelta | None:
+        if self.not_before and self.not_after:
+            return self.not_after - self.not_before
+        return None
+
+
+def spec_fingerprint(spec: Mapping[str, Any]) -> str:
+    """Identity of a spec, to notice edits that should restart a stopped loop."""
+    return json.dumps(spec, sort_keys=True, default=str)
+
+
+class CertificateLoop:
+    """Drives one StarCertificate; ``body`` is kopf's live view of the object."""
+
+    def __init__(self, namespace: str, name: str, body: Mapping[str, Any], *,
+                 post_event: EventPoster, logger: logging.Logger | logging.LoggerAdapter,
+                 timing: schedule.Timing, clock_skew: float = 5.0) -> None:
+        self.namespace, self.name = namespace, name
+        self.body = body
+        self.post_event = post_event
+        self.logger = logger
+        self.timing = timing
+        self.clock_skew = clock_skew
+        self.state = LoopState.from_status(body.get("status") or {}, self._spec_fp())
+
+    def _spec(self) -> dict[str, Any]:
+        return dict(self.body.get("spec") or {})
+
+    def _spec_fp(self) -> str:
+        return spec_fingerprint(self.body.get("spec") or {})
+
+    async def run(self, stopped: Any) -> None:
+        """Loop until kopf stops the daemon (object deleted or operator exiting)."""
+        try:
+            while not stopped:
+                await self.step()
+        finally:
+            wakeups.forget(self.namespace, self.name)
+
+    async def step(self) -> None:
+        """One iteration: wait if not due, otherwise fetch once and record the outcome."""
+        now = timeutil.utcnow()
+        st = self.state
+        if st.terminal_for is not None:
+            if st.terminal_for == self._spec_fp():
+                await self._wait_terminal(now)
+                return
+            st.terminal_for, st.next_due = None, None  # spec edited: start over
+        if st.next_due is not None and st.next_due > now:
+            if await wakeups.sleep(self.namespace, self.name,
+                                   (st.next_due - now).total_seconds()):
+                st.next_due = None  # spec changed: fetch now
+            return
+        await self.fetch_once()
+
+    async def fetch_once(self) -> None:
+        """Run one cycle and record success, a terminal answer or a failure."""
+        spec = self._spec()
+        try:
+            result = await run_cycle(self.namespace, self.name, spec,
+                                     clock_skew=self.clock_skew)
+        except acme.AcmeProblem as problem:
+            if problem.short_type in TERMINAL_PROBLEMS:
+                await self._terminal(*TERMINAL_PROBLEMS[problem.short_type], problem=problem)
+            else:
+                await self._failure(problem.short_type or "AcmeProblem", str(problem))
+        except CycleError as exc:
+            await self._failure(exc.reason, exc.message)
+        except RECOVERABLE as exc:
+            await self._failure(type(exc).__name__, str(exc) or repr(exc))
+        else:
+            await self._success(result, spec)
+
+    # ------------------------------------------------------------------------ outcomes
+
+    async def _success(self, result: CycleResult, spec: Mapping[str, Any]) -> None:
+        st, cert = self.state, result.certificate
+        now = timeutil.utcnow()
+        new_serial = cert.serial != st.serial
+        recovered = st.failures > 0
+        end_date = timeutil.parse_time(spec.get("endDate"))
+        fetched = schedule.Fetched(cert.not_before, cert.not_after, result.fetched.fresh_until)
+        st.next_due = schedule.next_fetch(now, fetched, changed=new_serial, end_date=end_date,
+                                          timing=self.timing)
+        st.failures, st.serial = 0, cert.serial
+        st.not_before, st.not_after = cert.not_before, cert.not_after
+        if new_serial and result.secret_changed:
+            st.rotations += 1
+            metrics.rotations.labels(self.namespace, self.name).inc()
+        final = st.next_due is None
+        if final:
+            st.terminal_for = self._spec_fp()
+        state = "EndDateReached" if final else "Current"
+        self._export_metrics()
+        if not (new_serial or recovered or state != st.state):
+            return  # nothing a reader of status would miss
+        st.state = state
+        msg = (f"serving serial {cert.serial}, valid until "
+               f"{timeutil.format_time(cert.not_after)}")
+        if final:
+            msg += "; last certificate of the STAR order (end-date), polling stopped"
+        await self._patch(ready=True, reason="FinalCertificate" if final else "Current",
+                          message=msg, serial=cert.serial,
+                          notBefore=timeutil.format_time(cert.not_before),
+                          notAfter=timeutil.format_time(cert.not_after),
+                          dnsNames=list(cert.dns_names), lastFetch=timeutil.format_time(now),
+                          rotations=st.rotations, failures=0, lastError=None)
+        if new_serial and result.secret_changed:
+            self.post_event("Normal", "Rotated",
+                            f"Secret {spec['secretName']} now holds serial {cert.serial} "
+                            f"(notAfter {timeutil.format_time(cert.not_after)})")
+            await self._mirror_to_owner(cert.not_after)
+
+    async def _failure(self, reason: str, message: str) -> None:
+        st = self.state
+        now = timeutil.utcnow()
+        st.failures += 1
+        delay = schedule.backoff(st.failures, lifetime=st.lifetime, timing=self.timing)
+        st.next_due = now + datetime.timedelta(seconds=delay)
+        metrics.fetch_errors.labels(self.namespace, self.name, reason).inc()
+        self.logger.warning("fetch failed (%s, attempt %d, retry in %.1fs): %s",
+                            reason, st.failures, delay, message)
+        valid = st.not_after is not None and st.not_after > now
+        if valid:
+            ready_reason = "RenewalFailing"
+            msg = (f"serving serial {st.serial} until {timeutil.format_time(st.not_after)}; "
+                   f"fetch failing: {reason}: {message}")
+        else:
+            ready_reason, msg = reason, message
+        self._export_metrics(ready=valid)
+        await self._patch(ready=valid, reason=ready_reason, message=msg,
+                          failures=st.failures, lastError=f"{reason}: {message}",
+                          state=st.state if valid else "Error")
+        if st.failures & (st.failures - 1) == 0:  # 1, 2, 4, 8...: visible but not a flood
+            self.post_event("Warning", reason, f"{message} (attempt {st.failures}; "
+                                               f"current certificate kept)")
+
+    async def _terminal(self, state: str, message: str, problem: Exception) -> None:
+        st = self.state
+        st.state, st.next_due, st.terminal_for = state, None, self._spec_fp()
+        st.failures = 0
+        self._export_metrics(ready=False)
+        await self._patch(ready=False, reason=state, message=f"{message} ({problem})",
+                          state=state, nextFetch=None, failures=0, lastError=None)
+        self.post_event("Warning" if state == "Canceled" else "Normal", state, message)
+
+    async def _wait_terminal(self, now: datetime.datetime) -> None:
+        """Stopped: sleep until the last certificate expires (then say so) or the spec changes."""
+        st = self.state
+        if st.state != "Expired" and st.not_after is not None and st.not_after <= now:
+            st.state = "Expired"
+            self._export_metrics(ready=False)
+            await self._patch(ready=False, reason="Expired",
+                              message=f"the last certificate expired at "
+                                      f"{timeutil.format_time(st.not_after)}",
+                              state="Expired")
+            return
+        remaining = None
+        if st.state != "Expired" and st.not_after is not None:
+            remaining = (st.not_after - now).total_seconds()
+        await wakeups.sleep(self.namespace, self.name, remaining)
+
+    # ------------------------------------------------------------------------ plumbing
+
+    async def _patch(self, *, ready: bool, reason: str, message: str, **fields: Any) -> None:
+        st = self.state
+        fields.setdefault("state", st.state)
+        fields.setdefault("nextFetch", timeutil.format_time(st.next_due))
+        cond = conditions.make_condition(conditions.READY, ready, reason, message,
+                                         observed_generation=self._generation())
+        st.conditions = conditions.set_condition(st.conditions, cond)
+        fields["conditions"] = st.conditions
+        fields["observedGeneration"] = self._generation()
+        try:
+            await k8s.patch_status(c.STARCERTIFICATE_PLURAL, self.namespace, self.name, fields)
+        except k8s.NotFound:
+            pass  # deleted meanwhile; kopf stops us shortly
+        except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
+            self.logger.warning("could not record status: %s", exc)
+
+    def _generation(self) -> int | None:
+        return (self.body.get("metadata") or {}).get("generation")
+
+    def _export_metrics(self, ready: bool = True) -> None:
+        st, labels = self.state, (self.namespace, self.name)
+        if st.not_after is not None:
+            metrics.not_after.labels(*labels).set(st.not_after.timestamp())
+            metrics.expiration.labels(*labels).set(st.not_after.timestamp())
+        if st.not_before is not None:
+            metrics.not_before.labels(*labels).set(st.not_before.timestamp())
+        if st.next_due is not None:
+            metrics.next_fetch.labels(*labels).set(st.next_due.timestamp())
+        metrics.ready.labels(*labels).set(1 if ready else 0)
+
+    async def _mirror_to_owner(self, not_after: datetime.datetime) -> None:
+        """Copy notAfter to the owning StarOrder so ``kubectl get starorders`` shows it."""
+        meta = self.body.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or ():
+            if ref.get("kind") == c.STARORDER_KIND and ref.get("controller"):
+                try:
+                    await k8s.patch_status(c.STARORDER_PLURAL, self.namespace, ref["name"],
+                                           {"notAfter": timeutil.format_time(not_after)})
+                except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
+                    self.logger.debug("could not mirror notAfter to StarOrder: %s", exc)

@@ -1,0 +1,116 @@
+"""Fetch timing for STAR certificates (RFC 8739 §3.3, §3.4, §4.3).
+
+Why this shape:
+- The CA must publish the next certificate by the halfway point of the current one, so without
+  other information that is when to fetch.
+- A CA that sets HTTP freshness (``fresh_until``, from Cache-Control max-age) tells us when it
+  publishes; fetching right then keeps renewal lag low.
+- Many StarCertificates ordered together would fetch in the same instant; a small random delay,
+  bounded both absolutely and by a share of the lifetime, spreads them out (cert-manager #8402).
+- Backoff must scale with the lifetime: a 1-hour backoff is useless for a 10-second certificate
+  (cert-manager #1122, #4786), and a 1-second backoff hammers the CA for week-long ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import random
+from typing import Protocol
+
+_EPS = datetime.timedelta(microseconds=1)
+
+
+class Rng(Protocol):
+    """The part of :class:`random.Random` we use (injectable for tests)."""
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Knobs, normally from :class:`star_operator.config.Config`."""
+
+    jitter_max: float = 1.0
+    jitter_fraction: float = 0.02
+    poll_min: float = 0.5
+    poll_max: float = 300.0
+    backoff_min: float = 1.0
+    backoff_max: float = 600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Fetched:
+    """What the last successful fetch told us."""
+
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    fresh_until: datetime.datetime | None = None
+
+    @property
+    def lifetime(self) -> datetime.timedelta:
+        return max(self.not_after - self.not_before, _EPS)
+
+
+def _seconds(td: datetime.timedelta) -> float:
+    return td.total_seconds()
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def jitter(lifetime: datetime.timedelta, timing: Timing, rng: Rng | None = None) -> float:
+    """A random delay in [0, min(jitter_max, jitter_fraction * lifetime)] seconds."""
+    bound = min(timing.jitter_max, timing.jitter_fraction * _seconds(lifetime))
+    return (rng or random).uniform(0.0, max(bound, 0.0))
+
+
+def poll_interval(lifetime: datetime.timedelta, timing: Timing) -> float:
+    """How soon to ask again when the CA has not published yet: 1/20 of a lifetime, clamped."""
+    return _clamp(_seconds(lifetime) / 20.0, timing.poll_min, timing.poll_max)
+
+
+def next_fetch(now: datetime.datetime, fetched: Fetched, *, changed: bool,
+               end_date: datetime.datetime | None = None, timing: Timing = Timing(),
+               rng: Rng | None = None) -> datetime.datetime | None:
+    """When to fetch again after a successful fetch; None when no further certificate can come.
+
+    ``changed`` says whether that fetch brought a new certificate. If it did not, the CA is late
+    relative to its own hints, so we poll at :func:`poll_interval` instead of waiting a half-life.
+    """
+    if end_date is not None and fetched.not_after >= end_date:
+        return None  # the last certificate of the series: RFC 8739 §3.5 caps notAfter at end-date
+    lifetime = fetched.lifetime
+    poll = datetime.timedelta(seconds=poll_interval(lifetime, timing))
+    if fetched.fresh_until is not None and fetched.fresh_until > now:
+        base = fetched.fresh_until  # the CA told us when it publishes next
+    elif not changed:
+        base = now + poll  # the CA is behind its own hints: ask again soon
+    else:
+        base = fetched.not_before + lifetime / 2
+        if base <= now:
+            base = now + datetime.timedelta(seconds=timing.poll_min)
+    # Never plan past the point where the current certificate is nearly dead.
+    latest = fetched.not_after - min(poll, lifetime / 10)
+    base = max(now, min(base, latest))
+    return base + datetime.timedelta(seconds=jitter(lifetime, timing, rng))
+
+
+def backoff(attempt: int, *, lifetime: datetime.timedelta | None, timing: Timing = Timing(),
+            rng: Rng | None = None) -> float:
+    """Seconds to wait after the ``attempt``-th consecutive failure (1-based).
+
+    Exponential from a base of 1/100 of the lifetime (at least ``backoff_min``), capped at a
+    quarter of the lifetime and at ``backoff_max``, with up to 10 % random extra so that errors
+    shared by many objects (CA restart) do not synchronise their retries.
+    """
+    attempt = max(1, attempt)
+    if lifetime:
+        life = _seconds(lifetime)
+        base = max(timing.backoff_min, life / 100.0)
+        cap = max(timing.backoff_min, min(timing.backoff_max, life / 4.0))
+    else:  # nothing issued yet: start small, the CA may just be slow
+        base, cap = timing.backoff_min, timing.backoff_max
+    delay = min(cap, base * 2 ** min(attempt - 1, 30))
+    return delay * (1.0 + (rng or random).uniform(0.0, 0.1))

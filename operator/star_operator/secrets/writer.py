@@ -1,0 +1,87 @@
+"""Writes the TLS Secret in one conditional update.
+
+Pods mount this Secret, so a half-written state (new certificate, old key) would break TLS.
+Everything that must agree goes in a single PUT carrying the ``resourceVersion`` we read: the
+API server applies it atomically or rejects it with 409, and then we re-read and retry. The key
+written is the one the certificate was verified against, so ``tls.key`` and ``tls.crt`` match by
+construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from star_operator import constants as c
+from star_operator import k8s
+from star_operator.secrets import payload
+
+MAX_ATTEMPTS = 5
+
+
+class SecretConflictError(Exception):
+    """The target Secret exists and is not ours: refusing to overwrite someone else's data."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteResult:
+    """Outcome of :func:`write_tls_secret`."""
+
+    changed: bool
+    resource_version: str
+
+
+async def _put(namespace: str, name: str, existing: dict | None, body: dict) -> dict:
+    if existing is None:
+        return await k8s.create_secret(namespace, body)
+    return await k8s.replace_secret(namespace, name, body)
+
+
+async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
+                       annotations: Mapping[str, str] | None = None,
+                       labels: Mapping[str, str] | None = None,
+                       drop_keys: tuple[str, ...] = (c.STAGED_KEY,),
+                       adopt_unmanaged: bool = False) -> WriteResult:
+    """Create or conditionally replace a Secret with ``data`` merged in.
+
+    ``adopt_unmanaged`` allows writing into a Secret we did not create (a standalone
+    StarCertificate whose key Secret is also its target).
+    """
+    for _ in range(MAX_ATTEMPTS):
+        existing = await k8s.get_secret(namespace, name)
+        if existing is not None and not adopt_unmanaged and not payload.is_managed(existing):
+            raise SecretConflictError(
+                f"Secret {namespace}/{name} exists and is not managed by star-operator "
+                f"(label {c.MANAGED_BY_LABEL}={c.MANAGED_BY_VALUE} missing)")
+        body = payload.secret_body(existing, namespace=namespace, name=name, data=data,
+                                   annotations=annotations, labels=labels, drop_keys=drop_keys)
+        if payload.data_equal(existing, body):
+            return WriteResult(False, existing["metadata"].get("resourceVersion", ""))
+        try:
+            result = await _put(namespace, name, existing, body)
+        except k8s.Conflict:
+            continue  # someone wrote in between (or created it): re-read and re-apply
+        return WriteResult(True, result["metadata"].get("resourceVersion", ""))
+    raise k8s.Conflict(409, "Conflict", f"Secret {namespace}/{name}: gave up after "
+                                        f"{MAX_ATTEMPTS} conflicting writes")
+
+
+async def write_tls_secret(namespace: str, name: str, material: payload.TlsMaterial,
+                           annotations: Mapping[str, str], *,
+                           adopt_unmanaged: bool = False) -> WriteResult:
+    """Write certificate chain, key and CA together (the rotation step)."""
+    return await write_secret(namespace, name, data=payload.tls_data(material),
+                              annotations=annotations, adopt_unmanaged=adopt_unmanaged)
+
+
+async def stage_private_key(namespace: str, name: str, key_pem: bytes,
+                            annotations: Mapping[str, str] | None = None) -> WriteResult:
+    """Store a new StarOrder's key before the CA order exists.
+
+    A new Secret is created as ``kubernetes.io/tls`` (its type cannot change later) with empty
+    ``tls.crt``/``tls.key``, so nothing serves a key without its certificate; an existing one
+    keeps serving what it has. The key sits under :data:`~star_operator.constants.STAGED_KEY`
+    until the first certificate moves it into ``tls.key``.
+    """
+    data = {c.STAGED_KEY: payload.b64(key_pem)}
+    return await write_secret(namespace, name, data=data, annotations=annotations, drop_keys=())

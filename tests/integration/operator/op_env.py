@@ -1,0 +1,203 @@
+"""Helpers for the operator integration tests: the operator subprocess, the DNO setup
+(Secrets + CsrTemplates), and read-outs from the cluster and the CA."""
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from star_devenv.ca import LocalCA
+from star_devenv.kubectl import Kubectl
+from tests.waiting import wait_for
+
+OPERATOR_NS = "star-operator"
+
+
+def apply_crds(kubectl: Kubectl, directory: Path) -> None:
+    for path in sorted(directory.glob("*.yaml")):
+        kubectl.apply(path.read_text())
+    for path in sorted(directory.glob("*.yaml")):
+        name = path.name.split("_", 1)[1].removesuffix(".yaml") + "." + path.name.split("_")[0]
+        kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+
+
+class OperatorProcess:
+    """``star-operator`` as a subprocess with the control plane's kubeconfig."""
+
+    def __init__(self, kubeconfig: Path, log_dir: Path) -> None:
+        self.kubeconfig, self.log_dir = kubeconfig, log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.namespaces: list[str] = []  # deleted by tests; awaited before stopping
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"operator-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig),
+               "STAR_OPERATOR_NAMESPACE": OPERATOR_NS, "STAR_OPERATOR_BACKOFF_MIN": "0.5",
+               "STAR_OPERATOR_BACKOFF_MAX": "5", "STAR_OPERATOR_DELETE_BACKOFF_MAX": "2",
+               "STAR_OPERATOR_POLL_MIN": "0.2", "STAR_OPERATOR_FETCH_JITTER_MAX": "0.2"}
+        script = Path(sys.executable).with_name("star-operator")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([str(script), "--all-namespaces", "--verbose",
+                                          "--metrics-port", "0"], stdout=log,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no cleanup handlers run."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def b64(text: str | bytes) -> str:
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+class StarEnv:
+    """The DNO side in the cluster: CA bundle + TSIG Secrets and two CsrTemplates."""
+
+    def __init__(self, kubectl: Kubectl, dns: Any, ca: LocalCA, suffix: str) -> None:
+        self.kubectl, self.dns, self.ca, self.suffix = kubectl, dns, ca, suffix
+        self.template = f"star-test-{suffix}"
+        self.restricted = f"restricted-{suffix}"
+        self.tsig_secret = f"tsig-{suffix}"
+
+    @property
+    def root_pem(self) -> str:
+        return self.ca.root_pem_path.read_text()
+
+    def secret(self, name: str, data: dict[str, str], ns: str = OPERATOR_NS) -> None:
+        self.kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                            "metadata": {"name": name, "namespace": ns},
+                            "data": {k: b64(v) for k, v in data.items()}})
+
+    def install(self) -> None:
+        if not self.kubectl.exists("namespace", OPERATOR_NS):
+            self.kubectl.run("create", "namespace", OPERATOR_NS)
+        self.secret(f"ca-{self.suffix}", {"ca.crt": self.root_pem})
+        self.set_tsig(self.dns.tsig_secret)
+        self.kubectl.apply(self.template_manifest(self.template, ["*"]))
+        self.kubectl.apply(self.template_manifest(self.restricted, ["nowhere"]))
+
+    def uninstall(self) -> None:
+        self.kubectl.run("delete", "csrtemplate", self.template, self.restricted,
+                         "--ignore-not-found", "--wait=false", check=False)
+
+    def set_tsig(self, value: str) -> None:
+        self.secret(self.tsig_secret, {"secret": value})
+
+    def template_manifest(self, name: str, namespaces: list[str]) -> dict[str, Any]:
+        return {
+            "apiVersion": "star.operator.dev/v1alpha1", "kind": "CsrTemplate",
+            "metadata": {"name": name},
+            "spec": {
+                "template": {
+                    "keyTypes": [{"PublicKeyType": "id-ecPublicKey", "namedCurve": "secp256r1",
+                                  "SignatureType": "ecdsa-with-SHA256"}],
+                    "subject": {"commonName": "**"},
+                    "extensions": {"subjectAltName": {"DNS": ["**", "*", "*"]},
+                                   "keyUsage": ["digitalSignature"],
+                                   "extendedKeyUsage": ["serverAuth"]}},
+                "domains": [self.dns.zone],
+                "allowedNamespaces": namespaces,
+                "star": {"minLifetime": "1s", "maxLifetime": "1d", "maxDuration": "1d"},
+                "acme": {"directoryURL": self.ca.directory_url,
+                         "accountKeySecretRef": {"name": f"acct-{name}",
+                                                 "namespace": OPERATOR_NS},
+                         "caBundleSecretRef": {"name": f"ca-{self.suffix}",
+                                               "namespace": OPERATOR_NS}},
+                "dns01": {"rfc2136": {
+                    "nameserver": f"{self.dns.host}:{self.dns.port}", "zone": self.dns.zone,
+                    "tsigKeyName": self.dns.tsig_key_name,
+                    "tsigAlgorithm": self.dns.tsig_algorithm,
+                    "tsigSecretSecretRef": {"name": self.tsig_secret,
+                                            "namespace": OPERATOR_NS}}},
+            },
+        }
+
+    def star_order(self, name: str, ns: str, names: list[str], *, lifetime: str = "4s",
+                   duration: str = "1h", template: str | None = None,
+                   **extra: Any) -> dict[str, Any]:
+        return {"apiVersion": "star.operator.dev/v1alpha1", "kind": "StarOrder",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"csrTemplateName": template or self.template, "dnsNames": names,
+                         "lifetime": lifetime, "duration": duration,
+                         "secretName": f"{name}-tls", **extra}}
+
+
+# ------------------------------------------------------------------------------ read-outs
+
+def get(kubectl: Kubectl, kind: str, name: str, ns: str | None = None) -> dict[str, Any] | None:
+    args = [kind, name] + (["-n", ns] if ns else [])
+    proc = kubectl.run("get", *args, "-o", "json", check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def ready(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or ():
+        if cond.get("type") == "Ready":
+            return cond
+    return None
+
+
+def wait_condition(kubectl: Kubectl, kind: str, name: str, ns: str | None, *, status: str,
+                   reason: str | None = None, timeout: float = 90) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        obj = get(kubectl, kind, name, ns)
+        cond = ready(obj)
+        if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
+            return obj
+        return None
+    return wait_for(check, timeout, f"{kind} {ns}/{name} Ready={status} {reason or ''}")
+
+
+def secret_tls(kubectl: Kubectl, ns: str, name: str) -> tuple[bytes, bytes, bytes] | None:
+    """(tls.crt, tls.key, ca.crt) once tls.crt is non-empty."""
+    obj = get(kubectl, "secret", name, ns)
+    data = (obj or {}).get("data") or {}
+    if not data.get("tls.crt"):
+        return None
+    return tuple(base64.b64decode(data.get(k) or "") for k in ("tls.crt", "tls.key", "ca.crt"))
+
+
+def events(kubectl: Kubectl, ns: str, name: str) -> list[dict[str, Any]]:
+    items = kubectl.get_json("events", "-n", ns)["items"]
+    return [e for e in items if e.get("involvedObject", {}).get("name") == name]
+
+
+def ca_orders(ca: LocalCA, name: str) -> list[tuple[str, str]]:
+    """(order id, status) of every order at the CA whose identifiers include ``name``."""
+    db = ca.data_dir / "star-ca.sqlite3"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT id, status, identifiers FROM orders").fetchall()
+    finally:
+        conn.close()
+    return [(oid, status) for oid, status, idents in rows if name in idents]

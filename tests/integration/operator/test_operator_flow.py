@@ -1,0 +1,227 @@
+"""The operator end to end: real control plane, real star-ca, real BIND 9, the operator as a
+subprocess. Every wait is on an observable condition with a deadline."""
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+import pytest
+from op_env import (StarEnv, ca_orders, events, get, ready, secret_tls, wait_condition)
+
+from star_devenv.ca import LocalCA
+from star_devenv.kubectl import Kubectl
+from star_operator import acme, pem
+from star_operator.verify import verify_certificate
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.dns]
+
+
+def unique_host(ns: str, label: str = "www") -> str:
+    return f"{label}-{ns}.star.test"
+
+
+def assert_matching(crt: bytes, key: bytes, root: str, names: list[str]) -> str:
+    return verify_certificate(crt, key, root, expected_names=names).serial
+
+
+def issued_with_key(kubectl: Kubectl, env: StarEnv, ns: str,
+                    order_name: str) -> tuple[str, dict, bytes]:
+    """A StarOrder with a 3 s lifetime, issued: (its name, the object, the key PEM)."""
+    name = unique_host(ns, order_name)
+    kubectl.apply(env.star_order(order_name, ns, [name], lifetime="3s"))
+    order = wait_condition(kubectl, "starorder", order_name, ns, status="True", timeout=120)
+    _, key, _ = wait_for(lambda: secret_tls(kubectl, ns, f"{order_name}-tls"), 60,
+                         "certificate")
+    return name, order, key
+
+
+def test_csr_template_ready_and_account_registered(kubectl: Kubectl, star_env: StarEnv,
+                                                    operator_process) -> None:
+    obj = wait_condition(kubectl, "csrtemplate", star_env.template, None, status="True",
+                         reason="AccountRegistered")
+    assert obj["status"]["accountURL"].startswith(star_env.ca.base_url)
+    assert obj["status"]["autoRenewal"]["minLifetime"] == 1
+    assert get(kubectl, "secret", f"acct-{star_env.template}", "star-operator")
+
+
+def test_order_issues_and_rotates_with_matching_key(kubectl: Kubectl, star_env: StarEnv,
+                                                    operator_process, namespace: str) -> None:
+    names = [unique_host(namespace), unique_host(namespace, "cdn")]
+    kubectl.apply(star_env.star_order("web", namespace, names, lifetime="3s"))
+    order = wait_condition(kubectl, "starorder", "web", namespace, status="True",
+                           reason="Issued", timeout=120)
+    status = order["status"]
+    assert status["phase"] == "Valid" and status["orderURL"] and status["starCertificateURL"]
+    assert get(kubectl, "starcertificate", "web", namespace)["metadata"]["ownerReferences"][0][
+        "name"] == "web"
+    serials: list[str] = []
+
+    def rotated_three_times() -> bool:
+        tls = secret_tls(kubectl, namespace, "web-tls")
+        if tls is None:
+            return False
+        crt, key, ca = tls
+        assert ca.decode() == star_env.root_pem
+        serial = assert_matching(crt, key, star_env.root_pem, names)  # every observed state
+        if not serials or serials[-1] != serial:
+            serials.append(serial)
+        return len(serials) >= 4
+
+    wait_for(rotated_three_times, 120, "three rotations of web-tls", interval=0.3)
+    secret = get(kubectl, "secret", "web-tls", namespace)
+    assert secret["type"] == "kubernetes.io/tls"
+    ann = secret["metadata"]["annotations"]
+    assert ann["cert-manager.io/certificate-name"] == "web"
+    assert ann["cert-manager.io/issuer-name"] == star_env.template
+    assert sorted(ann["cert-manager.io/alt-names"].split(",")) == sorted(names)
+    assert "staged-tls.key" not in secret["data"]
+    cert = wait_for(lambda: (c := get(kubectl, "starcertificate", "web", namespace))
+                    and c["status"].get("rotations", 0) >= 3 and c, 30, "rotations in status")
+    assert cert["status"]["state"] == "Current" and cert["status"]["nextFetch"]
+    assert any(e["reason"] == "Rotated" for e in events(kubectl, namespace, "web"))
+    assert len(ca_orders(star_env.ca, names[0])) == 1
+
+
+def test_csr_outside_template_is_refused_without_ca_order(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    outside = f"www-{namespace}.example.org"
+    kubectl.apply(star_env.star_order("bad", namespace, [outside]))
+    order = wait_condition(kubectl, "starorder", "bad", namespace, status="False",
+                           reason="TemplateViolation")
+    assert outside in ready(order)["message"]
+    assert "extensions.subjectAltName.DNS" in ready(order)["message"]
+    assert order["status"]["violations"]
+    wait_for(lambda: any(e["type"] == "Warning" and e["reason"] == "TemplateViolation"
+                         for e in events(kubectl, namespace, "bad")), 30, "Warning Event")
+    assert ca_orders(star_env.ca, outside) == []
+    assert get(kubectl, "secret", "bad-tls", namespace) is None  # no key was even made
+
+
+def test_forbidden_namespace_is_refused_without_ca_order(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    name = unique_host(namespace)
+    kubectl.apply(star_env.star_order("nope", namespace, [name], template=star_env.restricted))
+    order = wait_condition(kubectl, "starorder", "nope", namespace, status="False",
+                           reason="NamespaceNotAllowed")
+    assert namespace in ready(order)["message"]
+    assert any(e["reason"] == "NamespaceNotAllowed" for e in events(kubectl, namespace, "nope"))
+    assert ca_orders(star_env.ca, name) == []
+
+
+def test_delete_cancels_at_the_ca_and_secret_is_kept(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    name = unique_host(namespace)
+    kubectl.apply(star_env.star_order("gone", namespace, [name], lifetime="3s"))
+    order = wait_condition(kubectl, "starorder", "gone", namespace, status="True", timeout=120)
+    url = order["status"]["starCertificateURL"]
+    wait_for(lambda: secret_tls(kubectl, namespace, "gone-tls"), 60, "first certificate")
+    kubectl.run("delete", "starorder", "gone", "-n", namespace, "--timeout=60s")
+    assert [s for _, s in ca_orders(star_env.ca, name)] == ["canceled"]
+    with pytest.raises(acme.AcmeProblem) as problem:
+        asyncio.run(acme.fetch_star_certificate(None, url, star_env.root_pem))
+    assert problem.value.status == 403 and problem.value.short_type == "autoRenewalCanceled"
+    last = secret_tls(kubectl, namespace, "gone-tls")
+    assert last is not None  # secretPolicy Retain (default)
+    not_after = pem.load_chain(last[0])[0].not_valid_after_utc
+    wait_for(lambda: datetime.datetime.now(datetime.timezone.utc) > not_after, 30,
+             "the last certificate's expiry")
+    assert secret_tls(kubectl, namespace, "gone-tls") == last  # nothing rotated after cancel
+
+
+def test_secret_policy_delete_removes_the_secret(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    name = unique_host(namespace)
+    kubectl.apply(star_env.star_order("tmp", namespace, [name], secretPolicy="Delete"))
+    wait_condition(kubectl, "starorder", "tmp", namespace, status="True", timeout=120)
+    kubectl.run("delete", "starorder", "tmp", "-n", namespace, "--timeout=60s")
+    assert get(kubectl, "secret", "tmp-tls", namespace) is None
+
+
+def test_standalone_star_certificate_keeps_a_secret_current(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    name, order, key = issued_with_key(kubectl, star_env, namespace, "src")
+    # A "CDN" namespace holding only the key, the URL and the CA root.
+    cdn = f"{namespace}-cdn"
+    kubectl.run("create", "namespace", cdn)
+    star_env.secret("edge-key", {"tls.key": key.decode()}, ns=cdn)
+    kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "StarCertificate",
+                   "metadata": {"name": "edge", "namespace": cdn},
+                   "spec": {"starCertificateURL": order["status"]["starCertificateURL"],
+                            "secretName": "edge-tls",
+                            "privateKeySecretRef": {"name": "edge-key"},
+                            "caBundle": star_env.root_pem, "dnsNames": [name]}})
+    serials: set[str] = set()
+
+    def two_certificates() -> bool:
+        tls = secret_tls(kubectl, cdn, "edge-tls")
+        if tls:
+            serials.add(assert_matching(tls[0], tls[1], star_env.root_pem, [name]))
+        return len(serials) >= 2
+
+    wait_for(two_certificates, 90, "edge-tls to be renewed", interval=0.3)
+    wait_condition(kubectl, "starcertificate", "edge", cdn, status="True")
+    # The DNO revokes the delegation: the CDN side notices and stops polling.
+    kubectl.run("delete", "starorder", "src", "-n", namespace, "--timeout=60s")
+    edge = wait_condition(kubectl, "starcertificate", "edge", cdn, status="False",
+                          reason="Canceled", timeout=60)
+    assert edge["status"]["state"] == "Canceled" and not edge["status"].get("nextFetch")
+    assert secret_tls(kubectl, cdn, "edge-tls") is not None  # last certificate stays
+
+
+def test_immutable_spec_change_is_refused_and_order_continues(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    name = unique_host(namespace)
+    kubectl.apply(star_env.star_order("fixed", namespace, [name]))
+    order = wait_condition(kubectl, "starorder", "fixed", namespace, status="True", timeout=120)
+    other = unique_host(namespace, "other")
+    kubectl.run("patch", "starorder", "fixed", "-n", namespace, "--type=merge", "-p",
+                f'{{"spec": {{"dnsNames": ["{other}"]}}}}')
+    refused = wait_condition(kubectl, "starorder", "fixed", namespace, status="False",
+                             reason="ImmutableFieldChanged")
+    assert "spec.dnsNames" in ready(refused)["message"]
+    assert refused["status"]["orderURL"] == order["status"]["orderURL"]
+    assert ca_orders(star_env.ca, other) == [] and len(ca_orders(star_env.ca, name)) == 1
+    kubectl.run("patch", "starorder", "fixed", "-n", namespace, "--type=merge", "-p",
+                f'{{"spec": {{"dnsNames": ["{name}"]}}}}')
+    wait_condition(kubectl, "starorder", "fixed", namespace, status="True", reason="Issued")
+
+
+def test_wrong_ca_bundle_keeps_current_certificate(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    """A StarCertificate whose CA bundle does not match never writes an unverified chain."""
+    _, order, key = issued_with_key(kubectl, star_env, namespace, "src2")
+    from op_pki_other import other_root_pem
+    star_env.secret("k", {"tls.key": key.decode()}, ns=namespace)
+    kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "StarCertificate",
+                   "metadata": {"name": "untrusted", "namespace": namespace},
+                   "spec": {"starCertificateURL": order["status"]["starCertificateURL"],
+                            "secretName": "untrusted-tls", "privateKeySecretRef": {"name": "k"},
+                            "caBundle": other_root_pem()}})
+    obj = wait_condition(kubectl, "starcertificate", "untrusted", namespace, status="False")
+    assert obj["status"]["failures"] >= 1
+    assert get(kubectl, "secret", "untrusted-tls", namespace) is None
+
+
+def test_restart_mid_issuance_places_exactly_one_order(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    """dns-01 fails (wrong TSIG) after the order is placed; the operator is killed there,
+    the TSIG fixed, the operator restarted: the recorded order is continued, not re-placed."""
+    name = unique_host(namespace)
+    star_env.set_tsig("d3JvbmctdHNpZy1zZWNyZXQtZm9yLXRlc3RzLW9ubHkhISE=")
+    try:
+        kubectl.apply(star_env.star_order("resume", namespace, [name]))
+        order = wait_condition(kubectl, "starorder", "resume", namespace, status="False",
+                               reason="DNSUpdateFailed", timeout=120)
+        order_url = order["status"]["orderURL"]
+        assert order_url and len(ca_orders(star_env.ca, name)) == 1
+        operator_process.kill()
+    finally:
+        star_env.set_tsig(star_env.dns.tsig_secret)
+    operator_process.start()
+    order = wait_condition(kubectl, "starorder", "resume", namespace, status="True",
+                           reason="Issued", timeout=120)
+    assert order["status"]["orderURL"] == order_url
+    assert len(ca_orders(star_env.ca, name)) == 1
+    tls = wait_for(lambda: secret_tls(kubectl, namespace, "resume-tls"), 60, "certificate")
+    assert_matching(tls[0], tls[1], star_env.root_pem, [name])
