@@ -6,7 +6,11 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" || exit $?
 cd "$ROOT"
-.venv/bin/python -m pytest -p no:cacheprovider -ra --durations=15 "$@"
+# pytest's temporary files go to a directory of this run's own, removed afterwards, so a run
+# leaves nothing behind in /tmp (the fixtures remove their own state and processes).
+basetemp="$(mktemp -d -t star-tests-XXXXXX)"
+trap 'rm -rf "$basetemp"' EXIT
+.venv/bin/python -m pytest -p no:cacheprovider -ra --durations=15 --basetemp="$basetemp/t" "$@"
 code=$?
 if [ $code -eq 5 ]; then
     echo "pytest collected no tests: failing, an empty run proves nothing" >&2

@@ -2,7 +2,8 @@
 
 Start-up order matters for crash safety: the hierarchy is loaded (or created and committed)
 before anything is served, root.pem is written atomically, and the scheduler starts only after
-the listener is up, so a restarted CA answers immediately and then catches up on renewals.
+the listener is up, so a restarted CA answers immediately and then catches up on renewals and
+finishes any order a crash left in ``processing`` (star_ca.issuance).
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from star_ca.ca import pki
 from star_ca.ca.issuer import Issuer
 from star_ca.config import Config
 from star_ca.db import Store
+from star_ca.issuance import recover_processing
 from star_ca.services import Services
+from star_ca.star.cache import StarCache
 from star_ca.star.scheduler import Scheduler
 from star_ca.va.resolver import DnsClient
 from star_ca.va.runner import Validator
@@ -48,9 +51,11 @@ def build_services(config: Config) -> tuple[Services, pki.Hierarchy]:
     pki.write_atomic(config.data_dir / "root.pem", hierarchy.root_pem)
     dns = DnsClient(config.dns_server, config.dns_timeout)
     issuer = Issuer(hierarchy)
+    star_cache = StarCache()
     services = Services(config=config, store=store, nonces=NonceStore(), issuer=issuer, dns=dns,
                         validator=Validator(config, store, dns),
-                        scheduler=Scheduler(config, store, issuer, dns))
+                        scheduler=Scheduler(config, store, issuer, dns, star_cache),
+                        star_cache=star_cache)
     return services, hierarchy
 
 
@@ -67,6 +72,7 @@ async def serve(config: Config) -> None:
     await site.start()
     await services.validator.start()
     services.scheduler.start()
+    recovery = asyncio.create_task(recover_processing(services))  # orders a crash left behind
     host = config.listen_host if ":" not in config.listen_host else f"[{config.listen_host}]"
     directory = (config.base_url or f"https://{host}:{config.listen_port}") + "/directory"
     print(f"star-ca: serving {directory} (root: {config.data_dir / 'root.pem'})", flush=True)
@@ -77,8 +83,11 @@ async def serve(config: Config) -> None:
     try:
         await stop.wait()
     finally:
+        recovery.cancel()
+        await asyncio.gather(recovery, return_exceptions=True)
         await services.scheduler.close()
         await services.validator.close()
+        await services.dns.close()
         await runner.cleanup()
         services.store.close()
 

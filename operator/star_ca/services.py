@@ -1,11 +1,12 @@
 """The long-lived parts of a running CA, wired once and shared by every request handler."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from star_ca.ca.issuer import Issuer
 from star_ca.config import Config
 from star_ca.db import Store
+from star_ca.star.cache import StarCache
 from star_ca.star.scheduler import Scheduler
 from star_ca.va.resolver import DnsClient
 from star_ca.va.runner import Validator
@@ -21,3 +22,4 @@ class Services:
     dns: DnsClient
     validator: Validator
     scheduler: Scheduler
+    star_cache: StarCache = field(default_factory=StarCache)

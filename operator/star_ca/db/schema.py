@@ -1,6 +1,10 @@
 """SQLite schema. ``UNIQUE(order_id, seq)`` on certs is what makes STAR issuance idempotent:
 a scheduler that crashed between signing and committing re-signs on restart, and a second
-insert of the same series position can never happen."""
+insert of the same series position can never happen.
+
+``finalizing`` holds the CSR of every order in ``processing``, written in the same transaction
+that sets that status and deleted in the one that leaves it, so a CA killed mid-finalize can
+finish the issuance on restart (star_ca.issuance.recover_processing)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -76,5 +80,11 @@ CREATE TABLE IF NOT EXISTS star_series (
     next_due REAL NOT NULL,
     stopped INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS finalizing (
+    order_id TEXT PRIMARY KEY,
+    csr BLOB NOT NULL,
+    started REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
 CREATE INDEX IF NOT EXISTS star_series_due ON star_series(stopped, next_due);
 """

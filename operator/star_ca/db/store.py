@@ -225,6 +225,30 @@ class Store:
                   "star_token=? WHERE id=?",
                   (order.status, order.expires, _dumps(order.error), order.cert_id,
                    _dumps(order.auto_renewal), order.star_token, order.id))
+        if order.status != "processing":  # leaving processing: the kept CSR is done with
+            c.execute("DELETE FROM finalizing WHERE order_id=?", (order.id,))
+
+    def begin_processing(self, order: Order, csr_der: bytes, now: float) -> None:
+        """finalize accepted: the order goes ``processing`` and its CSR is kept, atomically,
+        so that issuance can be completed after a crash."""
+        order.status = "processing"
+        with self.tx() as c:
+            c.execute("UPDATE orders SET status=? WHERE id=?", (order.status, order.id))
+            c.execute("INSERT OR REPLACE INTO finalizing VALUES (?,?,?)",
+                      (order.id, csr_der, now))
+
+    def processing_orders(self) -> list[tuple[Order, bytes | None]]:
+        """Orders left in ``processing`` (a crash mid-finalize) with their kept CSR, if any
+        (None for orders written by a CA version that did not keep it)."""
+        rows = self.conn.execute(
+            "SELECT o.id, f.csr FROM orders o LEFT JOIN finalizing f ON f.order_id=o.id "
+            "WHERE o.status='processing'").fetchall()
+        out = []
+        for order_id, csr in rows:
+            order = self.order(order_id)
+            if order is not None:
+                out.append((order, None if csr is None else bytes(csr)))
+        return out
 
     # ------------------------------------------------------- authz/challenges
     _AUTHZ = ("SELECT id, account_id, order_id, identifier, wildcard, status, expires, method "

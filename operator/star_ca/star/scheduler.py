@@ -30,6 +30,7 @@ from star_ca.config import Config
 from star_ca.db import CertRow, Order, Series, Store
 from star_ca.lifecycle import new_id
 from star_ca.problems import combine
+from star_ca.star.cache import StarCache
 from star_ca.star.autorenewal import parse_rfc3339
 from star_ca.star.window import SeriesParams, current_seq, window
 from star_ca.va.caa import caa_subproblems
@@ -53,8 +54,10 @@ class _Outcome:
 
 
 class Scheduler:
-    def __init__(self, config: Config, store: Store, issuer: Issuer, dns: DnsClient) -> None:
+    def __init__(self, config: Config, store: Store, issuer: Issuer, dns: DnsClient,
+                 star_cache: StarCache | None = None) -> None:
         self.config, self.store, self.issuer, self.dns = config, store, issuer, dns
+        self.star_cache = star_cache or StarCache()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -136,6 +139,8 @@ class Scheduler:
             if out.stop_order is not None and order is not None and order.status == "valid":
                 stopped.append(out.stop_order)
         self.store.save_renewals(certs, series, stopped)
+        for stopped_order in stopped:  # same loop step as the commit: no stale GET answer
+            self.star_cache.invalidate(stopped_order.star_token)
         log.info("renewal batch: %d series, %d certificates", len(batch), len(certs))
 
     async def _renew_one(self, s: Series, now: float) -> _Outcome:

@@ -6,11 +6,26 @@ actual response code: it must tell "no records" (NOERROR/NXDOMAIN) from "this se
 authoritative here" (REFUSED, see va.caa) from a failure (timeout, SERVFAIL). CNAMEs are
 followed (up to 8 hops) as RFC 8555 §8.4 and RFC 8659 §3 require. No cache: a DNO that changes
 a TXT or CAA record must see the CA act on it at the next check.
+
+Speed (the scheduler re-checks CAA for every STAR renewal, climbing to the zone apex): UDP
+sockets are pooled (creating an asyncio datagram endpoint per query cost more CPU than the rest
+of a renewal), each socket carries one query at a time, with a fresh random ID, stray answers
+ignored, and a socket that saw a timeout or error is closed rather than reused; at most
+MAX_IN_FLIGHT queries are on the wire at once (a renewal batch of hundreds would otherwise
+open hundreds of sockets and flood the server). Identical
+queries *in flight at the same moment* share one exchange (single flight): the parents that
+thousands of names under one zone climb through are asked once per batch instead of once per
+name. An answer is never kept after it arrived, so "no cache" still holds.
 """
 from __future__ import annotations
 
+import asyncio
+import socket
+
+import dns.asyncbackend
 import dns.asyncquery
 import dns.exception
+import dns.inet
 import dns.message
 import dns.name
 import dns.rcode
@@ -36,17 +51,77 @@ def _system_nameserver() -> str:
         return "127.0.0.1"
 
 
+MAX_IN_FLIGHT = 128  # queries on the wire at once; more only queue up in BIND and sockets
+MAX_IDLE_SOCKETS = MAX_IN_FLIGHT
+_Key = tuple[dns.name.Name, dns.rdatatype.RdataType]
+
+
 class DnsClient:
     def __init__(self, server: tuple[str, int] | None, timeout: float = 5.0) -> None:
         self.host, self.port = server if server is not None else (_system_nameserver(), 53)
         self.timeout = timeout
+        self._idle: list[dns.asyncbackend.DatagramSocket] = []
+        self._inflight: dict[_Key, asyncio.Future[dns.message.Message]] = {}
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def _socket(self) -> dns.asyncbackend.DatagramSocket:
+        if self._idle:
+            return self._idle.pop()
+        backend = dns.asyncbackend.get_default_backend()
+        sock: dns.asyncbackend.DatagramSocket = await backend.make_socket(
+            dns.inet.af_for_address(self.host), socket.SOCK_DGRAM)
+        return sock
+
+    async def _exchange(self, query: dns.message.Message) -> dns.message.Message:
+        """One query over a pooled UDP socket (TCP when truncated)."""
+        async with self._slots:
+            return await self._exchange_on_socket(query)
+
+    async def _exchange_on_socket(self, query: dns.message.Message) -> dns.message.Message:
+        sock = await self._socket()
+        try:
+            response, _ = await dns.asyncquery.udp_with_fallback(
+                query, self.host, port=self.port, timeout=self.timeout, udp_sock=sock,
+                ignore_unexpected=True)
+        except BaseException:
+            await sock.close()
+            raise
+        if len(self._idle) < MAX_IDLE_SOCKETS:
+            self._idle.append(sock)
+        else:
+            await sock.close()
+        return response
+
+    async def _single_flight(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+                             ) -> dns.message.Message:
+        key = (qname, rdtype)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[dns.message.Message] = \
+            asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            response = await self._exchange(dns.message.make_query(qname, rdtype))
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without sharers
+            raise
+        else:
+            future.set_result(response)
+            return response
+        finally:
+            del self._inflight[key]
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for sock in idle:
+            await sock.close()
 
     async def _ask(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
                    ) -> dns.message.Message:
-        query = dns.message.make_query(qname, rdtype)
         try:
-            response, _ = await dns.asyncquery.udp_with_fallback(
-                query, self.host, port=self.port, timeout=self.timeout)
+            response = await self._single_flight(qname, rdtype)
         except dns.exception.Timeout:
             raise DnsLookupError(f"timeout asking {self.host}:{self.port} for "
                                  f"{rdtype.name} {qname}") from None

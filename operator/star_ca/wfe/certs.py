@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from star_ca.db import CertRow, Order
 from star_ca.problems import PREFIX, AcmeError
 from star_ca.star.autorenewal import parse_rfc3339
+from star_ca.star.cache import StarAnswer
 from star_ca.star.scheduler import params_of
 from star_ca.star.window import window
 from star_ca.wfe import urls
@@ -74,16 +75,28 @@ def _series_end(request: web.Request, order: Order, now: float) -> None:
         raise AcmeError("autoRenewalExpired", "the STAR order's end-date has passed")
 
 
-def _freshness(request: web.Request, order: Order, cert: CertRow, now: float) -> int:
-    """Seconds until the next certificate is published (its notBefore), or until this one
-    expires when it is the last: RFC 8739 §4.3's max-age."""
+def _fresh_until(request: web.Request, order: Order, cert: CertRow) -> float:
+    """When the next certificate is published (its notBefore), or when this one expires if it
+    is the last: the end of RFC 8739 §4.3's max-age."""
     series = urls.svc(request).store.series(order.id)
     nxt = window(params_of(series), cert.seq + 1) if series else None
-    until = nxt.not_before if nxt is not None else cert.not_after
-    return max(0, math.floor(until - now))
+    return nxt.not_before if nxt is not None else cert.not_after
+
+
+def _star_response(answer: StarAnswer, now: float) -> web.Response:
+    max_age = max(0, math.floor(answer.fresh_until - now))
+    return web.Response(body=answer.body, headers={
+        **answer.headers, "Cache-Control": f"public, max-age={max_age}"})
 
 
 async def star_certificate(request: web.Request) -> web.Response:
+    cache = urls.svc(request).star_cache
+    token = request.match_info["token"]
+    unauthenticated = request.method != "POST"
+    if unauthenticated:  # only GETs that passed the checks below are ever cached
+        hit = cache.get(token, time.time())
+        if hit is not None:
+            return _star_response(hit, time.time())
     order = await _star_order(request)
     now = time.time()
     _series_end(request, order, now)
@@ -91,11 +104,16 @@ async def star_certificate(request: web.Request) -> web.Response:
     if cert is None:
         raise AcmeError("malformed", "the first certificate is not published yet (start-date "
                                      "in the future)", status=404, headers={"Retry-After": "1"})
-    return _pem_response(cert.chain_pem, {
+    until = _fresh_until(request, order, cert)
+    end = parse_rfc3339((order.auto_renewal or {})["end-date"], "end-date")
+    answer = StarAnswer(cert.chain_pem.encode(), {
+        "Content-Type": PEM_CHAIN,
         "Cert-Not-Before": formatdate(cert.not_before, usegmt=True),
         "Cert-Not-After": formatdate(cert.not_after, usegmt=True),
-        "Cache-Control": f"public, max-age={_freshness(request, order, cert, now)}",
-    })
+    }, fresh_until=until, valid_until=min(until, end))
+    if unauthenticated:
+        cache.put(token, answer, now)
+    return _star_response(answer, now)
 
 
 def _leaf_der(chain_pem: str) -> bytes:

@@ -10,18 +10,17 @@ import josepy as jose
 from aiohttp import web
 
 from star_ca.ca.csr import CsrError, check_csr
-from star_ca.db import Account, Authz, CertRow, Challenge, Order
+from star_ca.db import Account, Authz, Challenge, Order
+from star_ca.issuance import complete_order
 from star_ca.lifecycle import ORDER_TTL, new_id, refresh_order
-from star_ca.problems import AcmeError, combine
+from star_ca.problems import AcmeError
 from star_ca.star.autorenewal import AutoRenewalError, Limits, parse_auto_renewal
-from star_ca.va.caa import caa_subproblems
 from star_ca.wfe import urls
 from star_ca.wfe.identifiers import parse_identifiers
 from star_ca.wfe.render import authz_json, challenge_json, order_json
 from star_ca.wfe.request import require_account, verify_request
 from star_ca.wfe.responses import json_response
 
-CERT_VALIDITY = 90 * 86400
 RETRY_AFTER = "1"
 T = TypeVar("T", Order, Authz)
 
@@ -103,12 +102,8 @@ async def order(request: web.Request) -> web.Response:
                         f"{o.status}{'' if o.auto_renewal else ' and not STAR'}")
     o.status, o.expires = "canceled", time.time()
     urls.svc(request).store.stop_series(o)
+    urls.svc(request).star_cache.invalidate(o.star_token)
     return _order_response(request, o)
-
-
-def _validation_methods(authzs: list[Authz]) -> dict[str, str]:
-    """Order identifier -> method its authorization was validated with (for CAA)."""
-    return {("*." if a.wildcard else "") + a.identifier: a.method or "dns-01" for a in authzs}
 
 
 async def finalize(request: web.Request) -> web.Response:
@@ -124,33 +119,8 @@ async def finalize(request: web.Request) -> web.Response:
         csr = check_csr(csr_der, o.identifiers)
     except (CsrError, jose.DeserializationError) as exc:
         raise AcmeError("badCSR", str(exc)) from None
-    o.status = "processing"
-    s.store.save_order(o)
-    methods = _validation_methods(s.store.authzs_of(o.id))
-    subproblems = await caa_subproblems(s.dns, methods, identities=s.config.caa_identities,
-                                        account_uri=f"{o.base_url}{urls.ACCOUNT}{acc.id}")
-    now = time.time()
-    if subproblems:
-        err = combine(subproblems, "CAA forbids issuance for some identifiers")
-        o.status, o.error = "invalid", err.to_json()
-        s.store.save_order(o)
-        raise err
-    if o.auto_renewal is not None:
-        first = s.scheduler.first_certificate(o, csr, csr_der, methods, now)
-        if first is None:
-            o.status = "invalid"
-            s.store.save_order(o)
-            raise AcmeError("malformed", "auto-renewal end-date passed before finalize")
-        cert, series = first
-        o.status, o.star_token, o.cert_id = "valid", secrets.token_urlsafe(32), cert.id
-        s.store.finish_order(o, cert, series)
-        s.scheduler.wake()
-    else:
-        issued = s.issuer.issue(csr.public_key(), o.identifiers, now, now + CERT_VALIDITY)
-        cert = CertRow(new_id(), issued.serial, o.id, acc.id, 0, issued.chain_pem,
-                       issued.not_before, issued.not_after, None)
-        o.status, o.cert_id = "valid", cert.id
-        s.store.finish_order(o, cert, None)
+    s.store.begin_processing(o, csr_der, time.time())  # kept for recovery after a crash
+    await complete_order(s, o, csr, csr_der)
     return _order_response(request, o)
 
 

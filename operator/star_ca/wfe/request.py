@@ -17,6 +17,22 @@ from star_ca.wfe.jws import (JOSE_CONTENT_TYPE, Verified, check_header_shape, ke
 Auth = Literal["jwk", "kid", "any"]
 
 
+_KEYS: dict[tuple[str, str], jose.JWK] = {}
+MAX_CACHED_KEYS = 50_000
+
+
+def account_key(account: Account) -> jose.JWK:
+    """The account's parsed public key; parsing a JWK costs as much as verifying the
+    signature, so keys are kept per (account, thumbprint): a keyChange makes a new entry."""
+    cache_key = (account.id, account.thumbprint)
+    key = _KEYS.get(cache_key)
+    if key is None:
+        if len(_KEYS) >= MAX_CACHED_KEYS:
+            _KEYS.clear()
+        key = _KEYS[cache_key] = jose.JWK.from_json(account.jwk)
+    return key
+
+
 def account_for_kid(request: web.Request, kid: object) -> Account:
     prefix = urls.base_url(request) + urls.ACCOUNT
     if not isinstance(kid, str) or not kid.startswith(prefix):
@@ -44,7 +60,7 @@ async def verify_request(request: web.Request, auth: Auth = "kid") -> Verified:
         key = key_from_jwk(header["jwk"])
     else:
         account = account_for_kid(request, header["kid"])
-        key = jose.JWK.from_json(account.jwk)
+        key = account_key(account)
     verify_signature(flat, key)
     if not urls.svc(request).nonces.consume(header["nonce"]):
         raise AcmeError("badNonce", "JWS nonce is unknown or was already used")

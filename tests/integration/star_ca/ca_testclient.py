@@ -6,12 +6,16 @@ import hashlib
 import http.server
 import json
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import josepy as jose
+import dns.message
+import dns.query
+import dns.rdatatype
 import requests
 from acme import jws as acme_jws
 from cryptography import x509
@@ -82,6 +86,51 @@ class Http01Responder:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class DnsGate:
+    """A UDP DNS forwarder in front of the real BIND that can hold back (never answer) the
+    queries of chosen types. With CAA held, a CA finalizing an order is frozen inside its CAA
+    lookup, i.e. right after it committed the order as ``processing``; ``held`` is set when
+    such a query arrives, so a test knows exactly when to ``kill -9`` the CA."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.hold: set[str] = set()
+        self.held = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)  # so close() is noticed; not a synchronisation sleep
+        self.port = self.sock.getsockname()[1]
+        self._closed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def server(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            try:
+                query = dns.message.from_wire(data)
+                rdtype = dns.rdatatype.to_text(query.question[0].rdtype)
+                if rdtype in self.hold:
+                    self.held.set()
+                    continue
+                answer = dns.query.udp(query, self.upstream[0], port=self.upstream[1], timeout=5)
+                self.sock.sendto(answer.to_wire(), addr)
+            except Exception:  # noqa: BLE001 - a broken query just goes unanswered
+                continue
+
+    def close(self) -> None:
+        self._closed.set()
+        self.thread.join(5)
+        self.sock.close()
 
 
 class Client:

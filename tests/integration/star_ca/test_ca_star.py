@@ -108,6 +108,9 @@ def test_cancel_and_star_errors(client: Client, new_client: Any, dns01_present: 
     url = order["star-certificate"]
     pem = client.post(url)
     assert pem.status_code == 200
+    # an unauthenticated GET is answered from memory until the next renewal (minutes here):
+    # the cancel below must drop that answer at once
+    assert client.http.get(url).content == client.http.get(url).content == pem.content
     der = _leaf(pem).public_bytes(serialization.Encoding.DER)
     revoke = client.post(client.directory["revokeCert"], {"certificate": jose.encode_b64jose(der)})
     assert revoke.status_code == 403
