@@ -111,6 +111,16 @@ class LocalControlPlane:
         if self._own_dir or (self.directory / STATE_FILE).exists():
             shutil.rmtree(self.directory, ignore_errors=True)
 
+    def restart_apiserver(self) -> None:
+        """Stop kube-apiserver and start it again on the same port, certificates and etcd.
+
+        State lives in etcd, so everything persists; clients see refused connections and
+        broken watches meanwhile, as during an API server upgrade or crash.
+        """
+        assert self.state is not None, "control plane not started"
+        stop_pid(self.state.pids["kube-apiserver"])  # same dict slot: stop() order kept
+        self._start_apiserver()
+
     def save(self) -> None:
         assert self.state is not None
         (self.directory / STATE_FILE).write_text(json.dumps(asdict(self.state), indent=2))

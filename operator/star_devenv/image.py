@@ -1,12 +1,14 @@
 """Container images built without Docker: the project's image and a tiny busybox image.
 
-The project image is two layers:
+The project image is three layers, each cached and rebuilt only when its inputs change:
   1. a Debian bookworm rootfs from `debootstrap --variant=minbase --include=python3,python3-venv`
-     (the mirror is the machine's own apt source), cached until the debootstrap inputs change;
-  2. a virtualenv `/opt/star` holding the project's wheel and its dependencies' wheels, with
-     `star-operator` and `star-ca` on PATH (the same entrypoints as the Dockerfile), cached by a
-     content hash of the project source and pyproject.toml.
-Both are written as a docker-archive tarball (`manifest.json`, the image config JSON with
+     (the mirror is the machine's own apt source); inputs: suite and package list;
+  2. a virtualenv `/opt/star` with the project's dependencies (wheels from PyPI); inputs: the
+     dependency list in pyproject.toml;
+  3. the project's own wheel installed into that venv, with `star-operator` and `star-ca` on
+     PATH (the same entrypoints as the Dockerfile); inputs: a content hash of the source tree,
+     pyproject.toml and README (which also names the image tag).
+All are written as a docker-archive tarball (`manifest.json`, the image config JSON with
 `rootfs.diff_ids`, one uncompressed tar per layer) that `ctr images import` accepts. No registry,
 no Docker engine: see ../shared/reference/local-node.md.
 
@@ -26,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -36,6 +39,9 @@ from star_devenv import paths
 
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# The Dockerfile's user (the chart's runAsUser/runAsGroup): kopf looks up its own user name
+# (getpass.getuser()) and fails on a uid without a passwd entry.
+IMAGE_USER, IMAGE_UID = "star", 10001
 VENV = "/opt/star"
 ENTRYPOINTS = ("star-operator", "star-ca")
 IMAGE_REPOSITORY = "local/star-operator"
@@ -47,6 +53,7 @@ BASE_EXCLUDES = ("dev/", "proc/", "sys/", "run/", "tmp/", "var/cache/apt/archive
                  "var/lib/apt/lists/", "var/log/", "debootstrap/")
 PER_PACKAGE = re.compile(r"I: (Retrieving|Validating|Checking|Extracting|Unpacking|Configuring) "
                          r"\S+\.\.\.$")
+WHEELS_IN_ROOTFS = "/tmp/star-wheels"
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -122,7 +129,8 @@ def _digest(chunks: Iterable[bytes]) -> str:
 
 def base_key() -> str:
     return _digest([BUILDER_VERSION.encode(), SUITE.encode(), ",".join(BASE_PACKAGES).encode(),
-                    b" ".join(e.encode() for e in BASE_EXCLUDES)])[:16]
+                    b" ".join(e.encode() for e in BASE_EXCLUDES),
+                    f"{IMAGE_USER}:{IMAGE_UID}".encode()])[:16]
 
 
 def source_files(root: Path) -> list[Path]:
@@ -290,17 +298,25 @@ def base_layer() -> tuple[Path, Layer]:
         tail = "\n".join(lines[-30:])
         shutil.rmtree(base, ignore_errors=True)
         raise ImageBuildError(f"debootstrap failed ({proc.returncode}):\n{tail}")
+    uid = str(IMAGE_UID)
+    _in_rootfs(rootfs, ["/usr/sbin/groupadd", "--system", "--gid", uid, IMAGE_USER], "groupadd")
+    _in_rootfs(rootfs, ["/usr/sbin/useradd", "--system", "--uid", uid, "--gid", IMAGE_USER,
+                        "--no-create-home", "--home-dir", "/nonexistent", IMAGE_USER], "useradd")
     say(f"debootstrap done in {time.monotonic() - started:.0f} s; writing the base layer")
     layer = write_layer(rootfs, layer_tar, _walk(rootfs, BASE_EXCLUDES))
     diff_file.write_text(layer.diff_id)
     return rootfs, layer
 
 
-def _dependency_wheels(root: Path) -> Path:
-    """Wheels of the project's dependencies (pinned by pyproject), cached by their list."""
+def deps_key(root: Path) -> str:
+    return _digest([BUILDER_VERSION.encode(), base_key().encode(),
+                    ("%d.%d" % sys.version_info[:2]).encode()]
+                   + [d.encode() for d in dependencies(root)])[:16]
+
+
+def _dependency_wheels(root: Path, key: str) -> Path:
+    """Wheels of the project's dependencies (as pyproject states them), cached by that list."""
     deps = dependencies(root)
-    key = _digest([BUILDER_VERSION.encode(), sys.version.split()[0].encode()]
-                  + [d.encode() for d in deps])[:16]
     wheels = images_dir() / f"wheels-{key}"
     if (wheels / ".complete").exists():
         return wheels
@@ -317,50 +333,107 @@ def _chroot() -> str:
     return str(paths.system_binary("chroot"))
 
 
-def _image_python(rootfs: Path) -> str:
-    out = _run([_chroot(), str(rootfs), "/usr/bin/python3", "-c",
-                "import sys; print('%d.%d' % sys.version_info[:2])"], "python3 in the rootfs")
-    return out.strip()
+def _in_rootfs(rootfs: Path, argv: list[str], what: str) -> str:
+    return _run([_chroot(), str(rootfs), *argv], what,
+                env={"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"})
 
 
-def app_layer(root: Path, rootfs: Path, out: Path) -> Layer:
-    """/opt/star (venv with the project and its dependencies) + entrypoints on PATH."""
+def _pip_install(rootfs: Path, *args: str) -> None:
+    _in_rootfs(rootfs, [f"{VENV}/bin/pip", "install", "--quiet", "--no-index", "--no-cache-dir",
+                        "--disable-pip-version-check", "--find-links", WHEELS_IN_ROOTFS, *args],
+               "pip install (inside the rootfs)")
+
+
+@contextlib.contextmanager
+def _staged_wheels(rootfs: Path, wheels: Path) -> Iterator[Path]:
+    staging = rootfs / WHEELS_IN_ROOTFS.lstrip("/")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(wheels, staging, ignore=shutil.ignore_patterns(".complete"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def deps_layer(root: Path, rootfs: Path) -> Layer:
+    """/opt/star: a venv with the dependencies only, cached by the dependency list. The venv
+    stays in the cached rootfs (`deps_key` beside it says for which list) for the project layer."""
+    key = deps_key(root)
+    layer_tar, diff_file = images_dir() / f"deps-{key}.tar", images_dir() / f"deps-{key}.diff_id"
+    installed = rootfs.parent / "deps_key"
+    if diff_file.exists() and installed.exists() and installed.read_text() == key:
+        return Layer(layer_tar, diff_file.read_text().strip())
     image_python, host_python = _image_python(rootfs), "%d.%d" % sys.version_info[:2]
     if image_python != host_python:
         raise ImageBuildError(f"the image has Python {image_python} but wheels are built with "
                               f"{host_python} ({sys.executable}): use the Debian {SUITE} venv")
-    deps = _dependency_wheels(root)
-    staging = rootfs / "tmp" / "star-wheels"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(deps, staging, ignore=shutil.ignore_patterns(".complete"))
-    say("building the project wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-          str(staging), str(root)], "pip wheel (project)")
-    project_wheel = next(staging.glob("star_operator-*.whl")).name
+    for stale in images_dir().glob("deps-*"):
+        stale.unlink()
+    installed.unlink(missing_ok=True)
+    wheels = _dependency_wheels(root, key)
     venv = rootfs / VENV.lstrip("/")
+    shutil.rmtree(venv, ignore_errors=True)
+    say(f"installing the dependencies into {VENV} inside the rootfs")
+    _in_rootfs(rootfs, ["/usr/bin/python3", "-m", "venv", VENV], "python3 -m venv")
+    with _staged_wheels(rootfs, wheels):
+        _pip_install(rootfs, *dependencies(root))
+    rel_venv = VENV.lstrip("/")
+    layer = write_layer(rootfs, layer_tar, ["opt", rel_venv, *_walk_under(rootfs, rel_venv)])
+    diff_file.write_text(layer.diff_id)
+    installed.write_text(key)
+    return layer
+
+
+def _image_python(rootfs: Path) -> str:
+    return _in_rootfs(rootfs, ["/usr/bin/python3", "-c",
+                               "import sys; print('%d.%d' % sys.version_info[:2])"],
+                      "python3 in the rootfs").strip()
+
+
+def project_layer(root: Path, rootfs: Path, out: Path) -> Layer:
+    """The project's wheel installed (no dependencies) into the venv, entrypoints on PATH: only
+    what the install added, so a source change rebuilds a small layer."""
+    rel_venv = VENV.lstrip("/")
+    before = set(_walk_under(rootfs, rel_venv))
     bin_dir = rootfs / "usr" / "local" / "bin"
+    wheels = Path(tempfile.mkdtemp(prefix="star-wheel-", dir=images_dir()))
+    added: list[str] = []
     try:
-        shutil.rmtree(venv, ignore_errors=True)
-        say(f"installing the project into {VENV} inside the rootfs")
-        _run([_chroot(), str(rootfs), "/usr/bin/python3", "-m", "venv", VENV], "python3 -m venv")
-        _run([_chroot(), str(rootfs), f"{VENV}/bin/pip", "install", "--quiet", "--no-index",
-              "--no-cache-dir", "--disable-pip-version-check", "--find-links", "/tmp/star-wheels",
-              f"/tmp/star-wheels/{project_wheel}"], "pip install (inside the rootfs)",
-             env={"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"})
+        say("building the project wheel")
+        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+              str(wheels), str(root)], "pip wheel (project)")
+        wheel = next(wheels.glob("star_operator-*.whl")).name
+        with _staged_wheels(rootfs, wheels):
+            _pip_install(rootfs, "--no-deps", f"{WHEELS_IN_ROOTFS}/{wheel}")
+        added = sorted(set(_walk_under(rootfs, rel_venv)) - before)
         for name in ENTRYPOINTS:
             (bin_dir / name).unlink(missing_ok=True)
             (bin_dir / name).symlink_to(f"{VENV}/bin/{name}")
-        rel_venv = VENV.lstrip("/")
-        members = ["opt", rel_venv, *(m for m in _walk_under(rootfs, rel_venv)),
-                   "usr", "usr/local", "usr/local/bin",
-                   *(f"usr/local/bin/{name}" for name in ENTRYPOINTS)]
-        return write_layer(rootfs, out, members)
+        parents = sorted({str(Path(a).parent) for a in added} - {"."}, key=len)
+        return write_layer(rootfs, out, [
+            *(p for p in _with_ancestors(parents) if p not in added), *added,
+            "usr", "usr/local", "usr/local/bin", *(f"usr/local/bin/{n}" for n in ENTRYPOINTS)])
     finally:
-        # Leave the cached base rootfs as debootstrap made it.
-        shutil.rmtree(venv, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        # Leave the cached rootfs with the dependency venv only.
+        for rel in reversed(added):
+            path = rootfs / rel
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         for name in ENTRYPOINTS:
             (bin_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(wheels, ignore_errors=True)
+
+
+def _with_ancestors(dirs: list[str]) -> list[str]:
+    """Each directory and every ancestor, parents first, once."""
+    seen: dict[str, None] = {}
+    for d in dirs:
+        parts = Path(d).parts
+        for i in range(1, len(parts) + 1):
+            seen.setdefault(str(Path(*parts[:i])), None)
+    return sorted(seen, key=lambda p: (p.count("/"), p))
 
 
 def _walk_under(rootfs: Path, rel: str) -> Iterator[str]:
@@ -386,15 +459,14 @@ def build_image(root: Path | None = None) -> tuple[Path, str]:
         if out.exists():
             return out, tag
         rootfs, base = base_layer()
-        work = images_dir() / f"app-{key}.build"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
+        deps = deps_layer(root, rootfs)
+        work = Path(tempfile.mkdtemp(prefix="star-app-", dir=images_dir()))
         try:
-            app = app_layer(root, rootfs, work / "layer.tar")
+            app = project_layer(root, rootfs, work / "layer.tar")
             say("writing the image archive")
             for stale in images_dir().glob("star-operator-*.tar"):
                 stale.unlink()
-            write_docker_archive(out, tag, [base, app], {
+            write_docker_archive(out, tag, [base, deps, app], {
                 "Env": [PATH_ENV, "PYTHONUNBUFFERED=1", "LANG=C.UTF-8"],
                 "Cmd": ["star-operator"], "WorkingDir": "/"})
         finally:

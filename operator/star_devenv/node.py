@@ -27,7 +27,8 @@ import yaml
 
 from star_devenv import image, paths
 from star_devenv.kubectl import Kubectl
-from star_devenv.processes import StartupError, free_port, is_alive, spawn, stop_pid, wait_until
+from star_devenv.processes import (StartupError, free_port, is_alive, log_tail, spawn, stop_pid,
+                                   wait_until)
 
 STATE_FILE = "node.json"
 # Controllers a LocalControlPlane needs for a node: nodelifecycle removes the
@@ -35,6 +36,9 @@ STATE_FILE = "node.json"
 NODE_CONTROLLERS = "*,-nodeipam,-ttl"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 CTR_NAMESPACE = "k8s.io"
+# The kubelet's in-tree ECR credential provider asks the EC2 metadata service
+# (169.254.169.254) for credentials at start: off, traffic stays on loopback.
+LOOPBACK_ONLY_ENV = {"AWS_EC2_METADATA_DISABLED": "true"}
 # Host paths that kubelet 1.20 and containerd 1.6 use whatever their configured directories
 # (deepest first): removed at stop when this node created them.
 SHIM_SOCKET_DIR = Path("/run/containerd/s")
@@ -58,6 +62,8 @@ class NodeState:
     kubeconfig: str
     pids: dict[str, int] = field(default_factory=dict)
     sandbox_image: str = ""
+    # Fixed host directories (see FIXED_HOST_DIRS) that did not exist before this node.
+    created_host_dirs: list[str] = field(default_factory=list)
 
 
 def nodelifecycle_enabled(controllers: str) -> bool:
@@ -74,16 +80,19 @@ class LocalNode:
     If the control plane was started without the nodelifecycle controller, the node runs one of
     its own (a kube-controller-manager with `--controllers=nodelifecycle`). With `scheduler=True`
     (the default) it also runs kube-scheduler; a second node on the same cluster should pass
-    `scheduler=False`.
+    `scheduler=False`. The snapshotter is overlayfs (a container's rootfs costs nothing);
+    `snapshotter="native"` also works but copies the whole image for every container.
     """
 
     def __init__(self, cluster: Cluster, name: str = "star-node", directory: Path | None = None,
-                 scheduler: bool = True, startup_timeout: float = 120.0) -> None:
+                 scheduler: bool = True, snapshotter: str = "overlayfs",
+                 startup_timeout: float = 120.0) -> None:
         self.cluster = cluster
         self.name = name
         self._own_dir = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="star-node-"))
         self.with_scheduler = scheduler
+        self.snapshotter = snapshotter
         self.with_lifecycle = not nodelifecycle_enabled(
             getattr(cluster, "controllers", NODE_CONTROLLERS))
         self.startup_timeout = startup_timeout
@@ -91,8 +100,6 @@ class LocalNode:
         self.state = NodeState(str(self.directory), name, str(cluster.kubeconfig))
         self.ready_seconds: float | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._created_host_dirs = [d for d in (*FIXED_HOST_DIRS, *_runc_cgroup_parents())
-                                   if not d.exists()]
 
     # -- public surface -----------------------------------------------------------------------
     @property
@@ -115,6 +122,8 @@ class LocalNode:
 
     def start(self) -> "LocalNode":
         started = time.monotonic()
+        self.state.created_host_dirs = [str(d) for d in (*FIXED_HOST_DIRS, *_runc_cgroup_parents())
+                                        if not d.exists()]
         try:
             for sub in ("logs", "cni", "containerd", "kubelet", "kubelet-pki", "volume-plugins"):
                 (self.directory / sub).mkdir(parents=True, exist_ok=True)
@@ -137,7 +146,7 @@ class LocalNode:
 
     def import_image(self, archive: Path) -> None:
         """Import a docker-archive tarball into containerd's CRI namespace (unpacked for CRI)."""
-        self.ctr("images", "import", "--snapshotter", "native", str(archive), timeout=600)
+        self.ctr("images", "import", "--snapshotter", self.snapshotter, str(archive), timeout=600)
 
     def images(self) -> list[str]:
         return self.ctr("images", "ls", "-q").split()
@@ -191,8 +200,9 @@ class LocalNode:
             self.save()
 
     # -- start steps --------------------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        proc = spawn(argv, self.log(name))
+    def _spawn(self, name: str, argv: list[str],
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        proc = spawn(argv, self.log(name), env={**os.environ, **(env or {})})
         self.state.pids[name] = proc.pid
         self._procs[name] = proc
         self.save()
@@ -227,7 +237,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [{cri}.containerd]
-    snapshotter = "native"
+    snapshotter = "{self.snapshotter}"
     default_runtime_name = "runc"
     [{cri}.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
@@ -269,6 +279,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": False}},
             "authorization": {"mode": "AlwaysAllow"},
             "evictionHard": {}, "resolvConf": "", "syncFrequency": "10s",
+            # Report Ready within ~2 s of becoming ready, not at the next 10 s tick.
+            "nodeStatusUpdateFrequency": "2s",
             "volumePluginDir": str(d / "volume-plugins"),
             "staticPodPath": "",
         }
@@ -280,7 +292,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             f"--root-dir={self.kubelet_root}", f"--cert-dir={d / 'kubelet-pki'}",
             f"--seccomp-profile-root={self.kubelet_root / 'seccomp'}",
             f"--hostname-override={self.name}", "--node-ip=127.0.0.1",
-        ])
+        ], env=LOOPBACK_ONLY_ENV)
 
     def _node(self) -> dict[str, Any] | None:
         proc = self.kubectl.run("get", "node", self.name, "-o", "json", check=False, timeout=10)
@@ -289,8 +301,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def _ready_and_untainted(self) -> bool:
         for name, proc in self._procs.items():
             if proc.poll() is not None:
-                raise StartupError(f"{name} exited with code {proc.returncode} (log: "
-                                   f"{self.log(name)})")
+                raise StartupError(f"{name} exited with code {proc.returncode}:\n"
+                                   f"{log_tail(self.log(name))}")
         node = self._node()
         if node is None:
             return False
@@ -304,8 +316,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         while not self._ready_and_untainted():
             if time.monotonic() > deadline:
                 raise StartupError(f"node {self.name} not Ready without the {NOT_READY_TAINT} "
-                                   f"taint after {self.startup_timeout:.0f} s; kubelet log: "
-                                   f"{self.log('kubelet')}")
+                                   f"taint after {self.startup_timeout:.0f} s; kubelet log:\n"
+                                   f"{log_tail(self.log('kubelet'))}")
             time.sleep(0.5)
 
     # -- stop steps ---------------------------------------------------------------------------
@@ -358,11 +370,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             return ids
         return []
 
-    def _kill_leftovers(self, container_ids: list[str]) -> None:
-        """Any process that still refers to this node's directory (a shim that outlived
-        containerd) or sits in one of its containers' cgroups."""
+    def leftover_processes(self, container_ids: list[str]) -> list[int]:
+        """PIDs that still refer to this node's directory in their command line (a shim that
+        outlived containerd) or sit in one of the given containers' cgroups."""
         marker = str(self.directory)
         cgroup_suffixes = tuple(f"/{CTR_NAMESPACE}/{cid}" for cid in container_ids)
+        found = []
         for proc_dir in Path("/proc").iterdir():
             if not proc_dir.name.isdigit() or int(proc_dir.name) == os.getpid():
                 continue
@@ -372,17 +385,26 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 cgroups = (proc_dir / "cgroup").read_text().splitlines()
             except OSError:
                 continue
-            in_container = any(line.endswith(cgroup_suffixes) for line in cgroups) \
-                if cgroup_suffixes else False
-            if marker in cmdline or in_container:
-                stop_pid(int(proc_dir.name), grace=5)
+            if marker in cmdline or (cgroup_suffixes and any(
+                    line.endswith(cgroup_suffixes) for line in cgroups)):
+                found.append(int(proc_dir.name))
+        return found
+
+    def _kill_leftovers(self, container_ids: list[str]) -> None:
+        for pid in self.leftover_processes(container_ids):
+            stop_pid(pid, grace=5)
 
     def _delete_node_object(self) -> None:
         with contextlib.suppress(Exception):
             self.kubectl.run("delete", "node", self.name, "--ignore-not-found", "--wait=false",
                              check=False, timeout=15)
 
-    def _mounts_under(self, root: Path) -> list[str]:
+    def mounts(self) -> list[str]:
+        """Mount points under this node's directory (Secret tmpfs, container rootfs, ...)."""
+        return self._mounts_under(self.directory)
+
+    @staticmethod
+    def _mounts_under(root: Path) -> list[str]:
         prefix = str(root.resolve()).rstrip("/") + "/"
         found = []
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -416,7 +438,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             for cgroup in _runc_cgroup_parents():
                 with contextlib.suppress(OSError):
                     (cgroup / cid).rmdir()
-        for created in self._created_host_dirs:
+        for created in map(Path, self.state.created_host_dirs):
             if created == DEVICE_PLUGIN_DIR and created.is_dir():  # the kubelet's own socket
                 for entry in created.iterdir():
                     if not entry.is_dir():

@@ -43,6 +43,8 @@ class Config:
     issuance_timeout: float = 300.0
     #: Clock skew tolerated when checking a certificate's validity window (seconds).
     clock_skew: float = 5.0
+    #: StarOrder reconciliations (issuance steps, resume) running at once; the rest queue.
+    max_concurrent_issuances: int = 50
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -73,6 +75,8 @@ class Config:
             raise ConfigurationError(f"{PREFIX}POLL_MIN must not exceed {PREFIX}POLL_MAX")
         if self.backoff_min > self.backoff_max:
             raise ConfigurationError(f"{PREFIX}BACKOFF_MIN must not exceed {PREFIX}BACKOFF_MAX")
+        if self.max_concurrent_issuances < 1:
+            raise ConfigurationError(f"{PREFIX}MAX_CONCURRENT_ISSUANCES must be at least 1")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigurationError(f"{PREFIX}METRICS_PORT out of range")
 

@@ -12,6 +12,7 @@ KUBECONFIG outside a cluster.
 """
 import base64
 import os
+import signal
 import sys
 import time
 
@@ -37,6 +38,9 @@ def publish(api, name, namespace, pem):
 
 
 def main(argv):
+    # PID 1 in its container: without a handler SIGTERM is ignored and the pod waits out its
+    # whole termination grace period.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     path = os.environ["ROOT_PEM"]
     name, namespace = os.environ["SECRET_NAME"], os.environ["SECRET_NAMESPACE"]
     interval = float(os.environ.get("INTERVAL", "30"))

@@ -18,6 +18,7 @@ import aiohttp
 import josepy as jose
 from acme import challenges, messages
 from cryptography import x509
+from requests.utils import parse_header_links
 
 from .errors import ERROR_PREFIX, AcmeError, AcmeProblem, AcmeProtocolError
 from .http import PEM_CHAIN_CONTENT_TYPE, HttpResponse
@@ -173,6 +174,26 @@ class AcmeClient:
             what=f"order {url}",
         )
 
+    async def list_orders(self) -> list[str]:
+        """The account's orders list (RFC 8555 §7.1.2.1): order URLs, following `next` links.
+
+        Used to find an order whose newOrder answer was lost (crash before it was recorded).
+        """
+        if not self._kid:
+            raise AcmeError("list_orders needs a registered account")
+        _, account = await self.transport.post_json(self._kid)
+        url = account.get("orders") if isinstance(account, dict) else None
+        if not isinstance(url, str):
+            raise AcmeProtocolError(f"account {self._kid} has no orders URL")
+        found: list[str] = []
+        for _ in range(100):  # a bound on pages, not on orders
+            resp, doc = await self.transport.post_json(url)
+            found += [str(u) for u in (doc or {}).get("orders", [])]
+            url = _next_link(resp.headers.get("Link", ""))
+            if not url:
+                break
+        return found
+
     # --- authorizations -------------------------------------------------------------------
 
     async def _fetch_authz(self, url: str) -> tuple[Authorization, HttpResponse]:
@@ -282,6 +303,14 @@ class AcmeClient:
         await self.transport.post(
             directory.revoke_cert, body, use_jwk=cert_key is not None, key=cert_key
         )
+
+
+def _next_link(header: str) -> str | None:
+    """The `rel="next"` target of a Link header (RFC 8288), as order lists page with it."""
+    for link in parse_header_links(header) if header else ():
+        if link.get("rel") == "next" and link.get("url"):
+            return link["url"]
+    return None
 
 
 def _dns01(token: str) -> challenges.DNS01:

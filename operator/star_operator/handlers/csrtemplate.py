@@ -8,7 +8,8 @@ import kopf
 
 from star_operator import acme, conditions, config, events, k8s
 from star_operator import constants as c
-from star_operator.ordering import accounts
+from star_operator.handlers import transient
+from star_operator.ordering import accounts, failures
 from star_operator.ordering.templates import TemplateSpecError, parse_template
 
 
@@ -34,6 +35,13 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
     """Template valid → account key Secret present → account registered at a STAR CA."""
     cfg = config.get()
     delay = min(cfg.backoff_max, max(cfg.backoff_min, 2.0 ** min(retry, 10)))
+    with transient.retried_later(delay):
+        await _reconcile(body, delay, logger)
+
+
+async def _reconcile(body: kopf.Body, delay: float, logger: kopf.Logger) -> None:
+    """The steps; every refusal is reported with its own reason before retrying later."""
+    cfg = config.get()
     try:
         policy = parse_template(body, cfg.namespace)
     except TemplateSpecError as exc:
@@ -46,7 +54,11 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
     except accounts.CaSettingsError as exc:
         await _report(body, False, exc.reason, exc.message, event="Warning")
         raise kopf.TemporaryError(exc.message, delay=delay) from exc
-    except (acme.AcmeError, ValueError) as exc:
+    except acme.AcmeError as exc:
+        reason, message = failures.classify_order_error(exc)
+        await _report(body, False, reason, message, event="Warning")
+        raise kopf.TemporaryError(message, delay=delay) from exc
+    except ValueError as exc:
         await _report(body, False, "CAUnreachable", str(exc), event="Warning")
         raise kopf.TemporaryError(str(exc), delay=delay) from exc
     if directory.star is None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import kopf
 
-from star_operator import config, events
+from star_operator import config, events, limits
+from star_operator.handlers import transient
 from star_operator import constants as c
 from star_operator.ordering import cancel, issuance
 from star_operator.ordering.status import StatusRecorder
@@ -32,9 +33,11 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
     The time bound is safe to hit anywhere: every step is recorded before the next begins.
     """
     cfg = config.get()
+    job = _job(body, retry, logger)
     try:
-        async with asyncio.timeout(cfg.issuance_timeout):
-            await issuance.reconcile(_job(body, retry, logger))
+        with transient.retried_later(job.delay()):
+            async with limits.issuance_slot(), asyncio.timeout(cfg.issuance_timeout):
+                await issuance.reconcile(job)
     except issuance.Retry as exc:
         raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
     except TimeoutError as exc:
@@ -45,8 +48,9 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
 @kopf.on.delete(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="cancel")
 async def cancel_on_delete(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) -> None:
     """The finalizer's job: cancel at the CA (or be forced), then honour secretPolicy."""
+    job = _job(body, retry, logger)
     try:
-        await cancel.finalize_deletion(_job(body, retry, logger),
-                                       config.get().delete_backoff_max)
+        with transient.retried_later(job.delay()):
+            await cancel.finalize_deletion(job, config.get().delete_backoff_max)
     except issuance.Retry as exc:
         raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 
 import josepy as jose
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -40,14 +41,38 @@ class CaMaterial:
         return h.hexdigest()
 
 
-async def read_secret_value(ref: SecretRef, *, required: bool = True) -> bytes | None:
-    """One data value of a Secret; raises :class:`CaSettingsError` if required and absent."""
+async def read_secret_value(ref: SecretRef, *, required: bool = True,
+                            role: str = "") -> bytes | None:
+    """One data value of a Secret; raises :class:`CaSettingsError` if required and absent.
+
+    ``role`` (e.g. ``TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)``) goes into the message
+    so the condition says which of the template's Secrets to fix, not just a name.
+    """
     secret = await k8s.get_secret(ref.namespace, ref.name)
     value = payload.unb64(((secret or {}).get("data") or {}).get(ref.key))
     if not value and required:
         what = "not found" if secret is None else f"has no key {ref.key!r}"
-        raise CaSettingsError("SecretMissing", f"Secret {ref.namespace}/{ref.name} {what}")
+        prefix = f"{role}: " if role else ""
+        raise CaSettingsError("SecretMissing",
+                              f"{prefix}Secret {ref.namespace}/{ref.name} {what}")
     return value or None
+
+
+def check_ca_bundle(ref: SecretRef, value: bytes) -> bytes:
+    """Refuse a CA bundle that is not PEM certificates, naming the Secret and key.
+
+    Caught here, once, rather than deep inside TLS setup where it surfaced as an anonymous
+    ``ValueError`` (and a retry loop with tracebacks) on every StarOrder of the template.
+    """
+    try:
+        x509.load_pem_x509_certificates(value)
+    except ValueError as exc:
+        detail = str(exc).split(". See https://", 1)[0]  # cryptography's FAQ link adds nothing
+        raise CaSettingsError(
+            "InvalidCABundle",
+            f"CA bundle (spec.acme.caBundleSecretRef): Secret {ref.namespace}/{ref.name} key "
+            f"{ref.key!r} does not hold PEM certificates ({detail})") from exc
+    return value
 
 
 def new_account_key_pem() -> bytes:
@@ -83,9 +108,16 @@ async def load_material(policy: TemplatePolicy, *, create_key: bool = False) -> 
     if create_key:
         key_pem, _ = await ensure_account_key(policy.account_key_ref)
     else:
-        key_pem = await read_secret_value(policy.account_key_ref)  # type: ignore[assignment]
-    ca_pem = await read_secret_value(policy.ca_bundle_ref) if policy.ca_bundle_ref else None
-    tsig = await read_secret_value(policy.rfc2136.tsig_secret_ref)
+        key_pem = await read_secret_value(  # type: ignore[assignment]
+            policy.account_key_ref, role="account key (spec.acme.accountKeySecretRef)")
+    ca_pem = None
+    if policy.ca_bundle_ref:
+        raw = await read_secret_value(policy.ca_bundle_ref,
+                                      role="CA bundle (spec.acme.caBundleSecretRef)")
+        assert raw is not None
+        ca_pem = check_ca_bundle(policy.ca_bundle_ref, raw)
+    tsig = await read_secret_value(policy.rfc2136.tsig_secret_ref,
+                                   role="TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)")
     assert key_pem is not None and tsig is not None
     return CaMaterial(account_key_pem=key_pem, ca_pem=ca_pem,
                       tsig_secret=tsig.decode("ascii").strip())

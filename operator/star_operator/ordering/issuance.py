@@ -29,7 +29,7 @@ from star_operator import constants as c
 from star_operator.csr_template import TemplateRequestError, Violation, check_csr
 from star_operator.csr_template import generate_key_and_csr
 from star_operator.dns01 import Dns01Error
-from star_operator.ordering import accounts, request, status as st
+from star_operator.ordering import accounts, adopt, failures, readiness, request, status as st
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.secrets import payload, writer
 
@@ -138,9 +138,7 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
     if violations:
         await reject(job, "TemplateViolation", violations)
     if stored is None:
-        owner = f"{job.namespace}/{job.name}"
-        await writer.stage_private_key(job.namespace, job.spec["secretName"], generated.key_pem,
-                                       {c.OWNER_ANNOTATION: owner})
+        await _stage_key(job, generated.key_pem)
         await job.recorder.ready(
             False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; "
                                 "placing the STAR order",
@@ -151,14 +149,40 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
     return csr
 
 
+async def _stage_key(job: OrderJob, key_pem: bytes) -> None:
+    """Write the new key into the target Secret; a refused write is a condition, not a crash."""
+    secret_name = job.spec["secretName"]
+    try:
+        await writer.stage_private_key(job.namespace, secret_name, key_pem,
+                                       {c.OWNER_ANNOTATION: f"{job.namespace}/{job.name}"})
+    except writer.SecretWriteError as exc:
+        await job.recorder.ready(False, "SecretWriteFailed", str(exc), event="Warning",
+                                 lastError=str(exc))
+        raise Retry(str(exc), job.delay()) from exc
+
+
 def _violation_field(field: str | None) -> str:
     """The template path the refusal is about (``spec`` when the generator names none)."""
     return field or "spec"
 
 
-async def place_order(job: OrderJob, client: acme.AcmeClient,
-                      req: request.OrderRequest) -> acme.Order:
-    """Step 4: newOrder, with the order URL recorded before anything else can happen."""
+async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.OrderRequest,
+                      may_exist: bool = False) -> acme.Order:
+    """Step 4: newOrder, with the order URL recorded before anything else can happen.
+
+    ``may_exist``: an earlier attempt got as far as newOrder without recording its answer, so
+    an order the CA created then is adopted rather than duplicated (see :mod:`.adopt`).
+    """
+    if may_exist:
+        with metrics.time_acme("adopt-lookup"):
+            found = await adopt.find_unrecorded_order(client, req)
+        if found is not None:
+            await job.recorder.record(orderURL=found.url, orderState=found.status,
+                                      phase=st.ORDERED, accountURL=client.account_url)
+            job.recorder.post_event("Normal", "OrderAdopted",
+                                    f"continuing STAR order {found.url}, placed by an earlier "
+                                    "attempt whose answer was not recorded")
+            return found
     renewal = acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
                                start_date=req.start_date, lifetime_adjust=req.lifetime_adjust,
                                allow_certificate_get=True)
@@ -186,8 +210,12 @@ async def progress_order(job: OrderJob, client: acme.AcmeClient, policy: Templat
 
 
 async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: bytes | None,
-                             req: request.OrderRequest, star_url: str) -> str:
-    """Step 6: the owned StarCertificate (created once; its spec kept in line)."""
+                             req: request.OrderRequest, star_url: str) -> dict[str, Any] | None:
+    """Step 6: the owned StarCertificate (created once; its spec kept in line).
+
+    Returns the object as it was before this call (None if just created): its status tells
+    whether the Secret already holds a certificate.
+    """
     import kopf  # local: keeps this module importable without kopf's runtime for unit tests
 
     spec: dict[str, Any] = {
@@ -211,7 +239,7 @@ async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: byte
     elif any(existing.get("spec", {}).get(k) != v for k, v in spec.items()):
         await k8s.patch_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name,
                                {"spec": spec})
-    return job.name
+    return existing
 
 
 async def reconcile(job: OrderJob) -> None:
@@ -253,16 +281,18 @@ async def reconcile(job: OrderJob) -> None:
         raise  # unreachable
     if rec.phase == st.VALID and order_url:
         material = await _material(job, policy)
-        await ensure_certificate(job, policy, material.ca_pem, req, rec.get("starCertificateURL"))
+        cert = await ensure_certificate(job, policy, material.ca_pem, req,
+                                        rec.get("starCertificateURL"))
         if not request.changed_immutable(job.spec, ordered):
-            await _ready_valid(job)
+            await _ready_valid(job, cert)
         return
+    may_exist = rec.phase == st.KEY_STAGED and not order_url  # see adopt: the marker
     csr = await prepare_key(job, policy, req) if not order_url else _recorded_csr(job)
     material = await _material(job, policy)
     try:
         client = await accounts.client_for(policy, material)
         order = (await client.get_order(order_url) if order_url
-                 else await place_order(job, client, req))
+                 else await place_order(job, client, req, may_exist))
         order = await progress_order(job, client, policy, material, order, csr)
     except (acme.AcmeError, Dns01Error) as exc:
         await _acme_failure(job, exc)
@@ -284,28 +314,26 @@ async def _material(job: OrderJob, policy: TemplatePolicy) -> accounts.CaMateria
 
 async def _acme_failure(job: OrderJob, exc: acme.AcmeError | Dns01Error) -> None:
     """Record a CA, DNS or network failure; the recorded order is continued next attempt."""
-    reason = "CAError"
-    if isinstance(exc, Dns01Error):
-        reason = "DNSUpdateFailed"
-    elif isinstance(exc, acme.AcmeProblem):
-        reason = f"CA:{exc.short_type}" if exc.short_type else "CAProblem"
-    elif isinstance(exc, acme.AcmeConnectionError):
-        reason = "CAUnreachable"
-    await job.recorder.ready(False, reason.replace(":", ""), str(exc), event="Warning",
-                             lastError=str(exc))
-    raise Retry(str(exc), job.delay()) from exc
+    reason, message = failures.classify_order_error(exc)
+    await job.recorder.ready(False, reason, message, event="Warning", lastError=message)
+    raise Retry(f"{reason}: {message}", job.delay()) from exc
 
 
 async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMaterial,
                   req: request.OrderRequest, order: acme.Order) -> None:
     rec = job.recorder
     if order.status == "valid" and order.star_certificate:
-        await rec.record(starCertificateURL=order.star_certificate, orderState=order.status,
-                         phase=st.VALID, lastError=None)
-        name = await ensure_certificate(job, policy, material.ca_pem, req,
+        # Recorded before the StarCertificate exists, so its loop's later Ready (mirrored by
+        # readiness.mirror_to_order) can never be overwritten by this write.
+        ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
+        await rec.ready(ready, reason, message, starCertificateURL=order.star_certificate,
+                        orderState=order.status, phase=st.VALID, lastError=None,
+                        certificateName=job.name)
+        rec.post_event("Normal", "OrderValid", f"STAR order {order.url} is valid; fetching "
+                                               f"certificates from {order.star_certificate}")
+        cert = await ensure_certificate(job, policy, material.ca_pem, req,
                                         order.star_certificate)
-        await rec.record(certificateName=name)
-        await _ready_valid(job, event=True)
+        await _ready_valid(job, cert)
     elif order.status in ("invalid", "canceled"):
         detail = str(order.error) if order.error else f"order is {order.status} at the CA"
         phase = st.FAILED if order.status == "invalid" else st.CANCELED
@@ -320,7 +348,9 @@ async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMa
         raise Retry(f"order still {order.status}", job.delay())
 
 
-async def _ready_valid(job: OrderJob, event: bool = False) -> None:
-    await job.recorder.ready(
-        True, "Issued", f"STAR order valid; StarCertificate {job.name} keeps Secret "
-                        f"{job.spec['secretName']} current", event="Normal" if event else None)
+async def _ready_valid(job: OrderJob, cert: Mapping[str, Any] | None) -> None:
+    """Ready of a valid order follows its StarCertificate (see :mod:`.readiness`)."""
+    ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"],
+                                                   readiness.certificate_ready(cert))
+    event = "Normal" if ready else None if reason == readiness.WAITING else "Warning"
+    await job.recorder.ready(ready, reason, message, event=event)

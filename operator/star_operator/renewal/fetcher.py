@@ -107,13 +107,23 @@ def _verify_with_any(chain_pem: str, keys: list[bytes], inputs: CertInputs,
 
 
 async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
-                    clock_skew: float = 5.0) -> CycleResult:
-    """Fetch the current certificate and, if it verifies, install it."""
+                    clock_skew: float = 5.0, installed: CycleResult | None = None
+                    ) -> CycleResult:
+    """Fetch the current certificate and, if it verifies, install it.
+
+    ``installed`` is this object's previous successful cycle: when the CA still serves that
+    very chain (it has not published the next one yet) and it is still valid, nothing is read,
+    verified or written again, so re-polls around a publication cost one GET at the CA.
+    """
     inputs = await resolve_inputs(namespace, spec)
     ctx = sessions.ssl_context(inputs.ca_pem)
     with metrics.time_acme("star-certificate-get"):
         fetched = await acme.fetch_star_certificate(sessions.http_session(), inputs.url,
                                                     ssl_context=ctx)
+    if (installed is not None and fetched.chain_pem == installed.fetched.chain_pem
+            and installed.certificate.not_after > timeutil.utcnow()):
+        return CycleResult(certificate=installed.certificate, fetched=fetched,
+                           secret_changed=False)
     key_secret = await k8s.get_secret(namespace, inputs.key_secret_name)
     cert, key_pem = _verify_with_any(fetched.chain_pem, candidate_keys(key_secret,
                                                                        inputs.key_field),
@@ -125,7 +135,10 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
     try:
         result = await writer.write_tls_secret(
             namespace, inputs.secret_name, material, payload.certificate_annotations(cert, who),
-            adopt_unmanaged=inputs.key_secret_name == inputs.secret_name)
+            adopt_unmanaged=inputs.key_secret_name == inputs.secret_name,
+            known=key_secret if inputs.key_secret_name == inputs.secret_name else None)
     except writer.SecretConflictError as exc:
         raise CycleError("SecretConflict", str(exc)) from exc
+    except writer.SecretWriteError as exc:
+        raise CycleError("SecretWriteFailed", str(exc)) from exc
     return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed)

@@ -17,8 +17,9 @@ from typing import Any
 
 import aiohttp
 
-from star_operator import acme, conditions, k8s, metrics, timeutil
+from star_operator import acme, conditions, events, k8s, metrics, timeutil
 from star_operator import constants as c
+from star_operator.ordering import readiness
 from star_operator.renewal import schedule, wakeups
 from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
 
@@ -35,6 +36,13 @@ RECOVERABLE = (CycleError, acme.AcmeError, k8s.ApiError, aiohttp.ClientError, OS
 EventPoster = Callable[[str, str, str], None]
 
 
+def _mirror_key(cond: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """What of Ready the owner StarOrder reflects: the status, and the reason when False."""
+    if cond is None:
+        return None
+    return cond["status"], "" if cond["status"] == conditions.TRUE else cond.get("reason", "")
+
+
 @dataclasses.dataclass
 class LoopState:
     """What the loop remembers between cycles."""
@@ -48,6 +56,12 @@ class LoopState:
     state: str = "Pending"
     terminal_for: str | None = None
     conditions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: (status, reason) of Ready last copied to the owning StarOrder in this process.
+    mirrored: tuple[str, str] | None = None
+    #: Successful fetches in a row that brought the certificate already installed.
+    unchanged: int = 0
+    #: (spec fingerprint, last successful cycle): what this process verified and installed.
+    installed: tuple[str, CycleResult] | None = None
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any], spec_fp: str) -> LoopState:
@@ -87,6 +101,10 @@ class CertificateLoop:
         self.timing = timing
         self.clock_skew = clock_skew
         self.state = LoopState.from_status(body.get("status") or {}, self._spec_fp())
+        # what a previous run recorded was mirrored then (the StarOrder handler re-derives
+        # its Ready on resume), so only changes from here on are copied
+        self.state.mirrored = _mirror_key(conditions.get_condition(self.state.conditions,
+                                                                   conditions.READY))
 
     def _spec(self) -> dict[str, Any]:
         return dict(self.body.get("spec") or {})
@@ -121,9 +139,12 @@ class CertificateLoop:
     async def fetch_once(self) -> None:
         """Run one cycle and record success, a terminal answer or a failure."""
         spec = self._spec()
+        st, spec_fp = self.state, spec_fingerprint(spec)
+        installed = st.installed[1] if st.installed and st.installed[0] == spec_fp else None
+        st.installed = None  # after a failure or an edit, the next cycle checks everything
         try:
             result = await run_cycle(self.namespace, self.name, spec,
-                                     clock_skew=self.clock_skew)
+                                     clock_skew=self.clock_skew, installed=installed)
         except acme.AcmeProblem as problem:
             if problem.short_type in TERMINAL_PROBLEMS:
                 await self._terminal(*TERMINAL_PROBLEMS[problem.short_type], problem=problem)
@@ -134,6 +155,7 @@ class CertificateLoop:
         except RECOVERABLE as exc:
             await self._failure(type(exc).__name__, str(exc) or repr(exc))
         else:
+            st.installed = (spec_fp, result)
             await self._success(result, spec)
 
     # ------------------------------------------------------------------------ outcomes
@@ -145,8 +167,9 @@ class CertificateLoop:
         recovered = st.failures > 0
         end_date = timeutil.parse_time(spec.get("endDate"))
         fetched = schedule.Fetched(cert.not_before, cert.not_after, result.fetched.fresh_until)
+        st.unchanged = 0 if new_serial else st.unchanged + 1
         st.next_due = schedule.next_fetch(now, fetched, changed=new_serial, end_date=end_date,
-                                          timing=self.timing)
+                                          timing=self.timing, unchanged=st.unchanged)
         st.failures, st.serial = 0, cert.serial
         st.not_before, st.not_after = cert.not_before, cert.not_after
         if new_serial and result.secret_changed:
@@ -242,6 +265,35 @@ class CertificateLoop:
             pass  # deleted meanwhile; kopf stops us shortly
         except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
             self.logger.warning("could not record status: %s", exc)
+        await self._mirror_ready(cond)
+
+    def _owner_ref(self) -> Mapping[str, Any] | None:
+        """The controlling StarOrder's reference (None for a standalone StarCertificate)."""
+        for ref in (self.body.get("metadata") or {}).get("ownerReferences") or ():
+            if ref.get("kind") == c.STARORDER_KIND and ref.get("controller"):
+                return ref
+        return None
+
+    async def _mirror_ready(self, cond: Mapping[str, Any]) -> None:
+        """Copy a change of Ready to the owning StarOrder (with an Event there).
+
+        Only on changes, so steady renewal costs no extra calls; a StarOrder must not stay
+        Ready while its Secret cannot get a certificate.
+        """
+        key = _mirror_key(cond)
+        ref = self._owner_ref()
+        if ref is None or key == self.state.mirrored:
+            return
+        owner = str(ref["name"])
+        owner_body = {"apiVersion": ref.get("apiVersion"), "kind": ref.get("kind"),
+                      "metadata": {"name": owner, "namespace": self.namespace,
+                                   "uid": ref.get("uid")}}
+        try:
+            await readiness.mirror_to_order(self.namespace, owner, self._spec()["secretName"],
+                                            cond, events.poster(owner_body))
+            self.state.mirrored = key
+        except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
+            self.logger.warning("could not update StarOrder %s Ready: %s", owner, exc)
 
     def _generation(self) -> int | None:
         return (self.body.get("metadata") or {}).get("generation")
@@ -259,11 +311,10 @@ class CertificateLoop:
 
     async def _mirror_to_owner(self, not_after: datetime.datetime) -> None:
         """Copy notAfter to the owning StarOrder so ``kubectl get starorders`` shows it."""
-        meta = self.body.get("metadata") or {}
-        for ref in meta.get("ownerReferences") or ():
-            if ref.get("kind") == c.STARORDER_KIND and ref.get("controller"):
-                try:
-                    await k8s.patch_status(c.STARORDER_PLURAL, self.namespace, ref["name"],
-                                           {"notAfter": timeutil.format_time(not_after)})
-                except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
-                    self.logger.debug("could not mirror notAfter to StarOrder: %s", exc)
+        ref = self._owner_ref()
+        if ref is not None:
+            try:
+                await k8s.patch_status(c.STARORDER_PLURAL, self.namespace, ref["name"],
+                                       {"notAfter": timeutil.format_time(not_after)})
+            except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
+                self.logger.debug("could not mirror notAfter to StarOrder: %s", exc)

@@ -73,11 +73,12 @@ def poll_interval(lifetime: datetime.timedelta, timing: Timing) -> float:
 
 def next_fetch(now: datetime.datetime, fetched: Fetched, *, changed: bool,
                end_date: datetime.datetime | None = None, timing: Timing = Timing(),
-               rng: Rng | None = None) -> datetime.datetime | None:
+               rng: Rng | None = None, unchanged: int = 1) -> datetime.datetime | None:
     """When to fetch again after a successful fetch; None when no further certificate can come.
 
     ``changed`` says whether that fetch brought a new certificate. If it did not, the CA is late
     relative to its own hints, so we poll at :func:`poll_interval` instead of waiting a half-life.
+    ``unchanged`` counts the fetches in a row (this one included) that brought the same one.
     """
     if end_date is not None and fetched.not_after >= end_date:
         return None  # the last certificate of the series: RFC 8739 §3.5 caps notAfter at end-date
@@ -85,6 +86,13 @@ def next_fetch(now: datetime.datetime, fetched: Fetched, *, changed: bool,
     poll = datetime.timedelta(seconds=poll_interval(lifetime, timing))
     if fetched.fresh_until is not None and fetched.fresh_until > now:
         base = fetched.fresh_until  # the CA told us when it publishes next
+    elif not changed and fetched.fresh_until is not None:
+        # The CA says the next certificate is due now: max-age counts whole seconds, rounded
+        # down, so the fetch at fresh_until lands up to a second early (or the CA is a little
+        # late). Ask again shortly, backing off to the usual poll interval, and without new
+        # jitter: the first fetch was already spread, and lag is what this is about.
+        quick = timing.poll_min * 2 ** min(max(unchanged, 1) - 1, 30)
+        return now + min(poll, datetime.timedelta(seconds=quick))
     elif not changed:
         base = now + poll  # the CA is behind its own hints: ask again soon
     else:

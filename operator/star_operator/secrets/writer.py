@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from star_operator import constants as c
 from star_operator import k8s
@@ -21,6 +22,24 @@ MAX_ATTEMPTS = 5
 
 class SecretConflictError(Exception):
     """The target Secret exists and is not ours: refusing to overwrite someone else's data."""
+
+
+class SecretWriteError(Exception):
+    """The API server refused the write (RBAC, an immutable Secret, a quota...).
+
+    Raised instead of the bare :class:`~star_operator.k8s.ApiError` so callers can turn it into
+    a condition whose message names the Secret and the likely cause.
+    """
+
+    def __init__(self, namespace: str, name: str, error: k8s.ApiError) -> None:
+        hint = ""
+        if error.status == 403:
+            hint = " (the operator's RBAC lacks this verb on secrets)"
+        elif error.status == 422 and "immutable" in error.message.lower():
+            hint = " (the Secret is marked immutable, so Kubernetes refuses every change to it)"
+        super().__init__(f"cannot write Secret {namespace}/{name}: {error.status} "
+                         f"{error.reason}: {error.message}{hint}")
+        self.error = error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,14 +60,18 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                        annotations: Mapping[str, str] | None = None,
                        labels: Mapping[str, str] | None = None,
                        drop_keys: tuple[str, ...] = (c.STAGED_KEY,),
-                       adopt_unmanaged: bool = False) -> WriteResult:
+                       adopt_unmanaged: bool = False,
+                       known: Mapping[str, Any] | None = None) -> WriteResult:
     """Create or conditionally replace a Secret with ``data`` merged in.
 
     ``adopt_unmanaged`` allows writing into a Secret we did not create (a standalone
-    StarCertificate whose key Secret is also its target).
+    StarCertificate whose key Secret is also its target). ``known`` is the Secret as the caller
+    just read it: the first attempt uses it instead of another GET (its resourceVersion still
+    makes the write conditional; a 409 re-reads).
     """
-    for _ in range(MAX_ATTEMPTS):
-        existing = await k8s.get_secret(namespace, name)
+    for attempt in range(MAX_ATTEMPTS):
+        existing = (dict(known) if attempt == 0 and known is not None
+                    else await k8s.get_secret(namespace, name))
         if existing is not None and not adopt_unmanaged and not payload.is_managed(existing):
             raise SecretConflictError(
                 f"Secret {namespace}/{name} exists and is not managed by star-operator "
@@ -61,6 +84,8 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
             result = await _put(namespace, name, existing, body)
         except k8s.Conflict:
             continue  # someone wrote in between (or created it): re-read and re-apply
+        except k8s.ApiError as exc:
+            raise SecretWriteError(namespace, name, exc) from exc
         return WriteResult(True, result["metadata"].get("resourceVersion", ""))
     raise k8s.Conflict(409, "Conflict", f"Secret {namespace}/{name}: gave up after "
                                         f"{MAX_ATTEMPTS} conflicting writes")
@@ -68,10 +93,12 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
 
 async def write_tls_secret(namespace: str, name: str, material: payload.TlsMaterial,
                            annotations: Mapping[str, str], *,
-                           adopt_unmanaged: bool = False) -> WriteResult:
+                           adopt_unmanaged: bool = False,
+                           known: Mapping[str, Any] | None = None) -> WriteResult:
     """Write certificate chain, key and CA together (the rotation step)."""
     return await write_secret(namespace, name, data=payload.tls_data(material),
-                              annotations=annotations, adopt_unmanaged=adopt_unmanaged)
+                              annotations=annotations, adopt_unmanaged=adopt_unmanaged,
+                              known=known)
 
 
 async def stage_private_key(namespace: str, name: str, key_pem: bytes,

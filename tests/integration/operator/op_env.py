@@ -15,6 +15,7 @@ from typing import Any
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
+from star_devenv.processes import free_port
 from tests.waiting import wait_for
 
 OPERATOR_NS = "star-operator"
@@ -36,6 +37,11 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.namespaces: list[str] = []  # deleted by tests; awaited before stopping
+        self.metrics_port = free_port()  # kept across restarts
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def log_path(self) -> Path:
@@ -50,7 +56,8 @@ class OperatorProcess:
         script = Path(sys.executable).with_name("star-operator")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([str(script), "--all-namespaces", "--verbose",
-                                          "--metrics-port", "0"], stdout=log,
+                                          "--metrics-port", str(self.metrics_port)],
+                                         stdout=log,
                                          stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
 
@@ -201,3 +208,22 @@ def ca_orders(ca: LocalCA, name: str) -> list[tuple[str, str]]:
     finally:
         conn.close()
     return [(oid, status) for oid, status, idents in rows if name in idents]
+
+
+def warned(kubectl: Kubectl, ns: str, name: str, reason: str, kind: str = "StarOrder") -> bool:
+    """Whether a Warning Event with ``reason`` was posted about the ``kind`` named ``name``."""
+    return any(e["type"] == "Warning" and e["reason"] == reason
+               and e["involvedObject"].get("kind") == kind for e in events(kubectl, ns, name))
+
+
+def log_records(operator: OperatorProcess, name: str, text: str) -> list[dict[str, Any]]:
+    """The operator's JSON log records about object ``name`` whose message contains ``text``."""
+    out = []
+    for line in operator.log().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if (rec.get("object") or {}).get("name") == name and text in rec.get("message", ""):
+            out.append(rec)
+    return out

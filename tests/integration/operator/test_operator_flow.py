@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import urllib.request
 
 import pytest
 from op_env import (StarEnv, ca_orders, events, get, ready, secret_tls, wait_condition)
+from prometheus_client.parser import text_string_to_metric_families
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
@@ -212,7 +214,7 @@ def test_restart_mid_issuance_places_exactly_one_order(
     try:
         kubectl.apply(star_env.star_order("resume", namespace, [name]))
         order = wait_condition(kubectl, "starorder", "resume", namespace, status="False",
-                               reason="DNSUpdateFailed", timeout=120)
+                               reason="DNSUpdateRefused", timeout=120)
         order_url = order["status"]["orderURL"]
         assert order_url and len(ca_orders(star_env.ca, name)) == 1
         operator_process.kill()
@@ -225,3 +227,33 @@ def test_restart_mid_issuance_places_exactly_one_order(
     assert len(ca_orders(star_env.ca, name)) == 1
     tls = wait_for(lambda: secret_tls(kubectl, namespace, "resume-tls"), 60, "certificate")
     assert_matching(tls[0], tls[1], star_env.root_pem, [name])
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset], float]:
+    """One scrape of the operator's Prometheus endpoint: (sample name, labels) → value."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_follow_a_renewing_order(kubectl: Kubectl, star_env: StarEnv,
+                                         operator_process, namespace: str) -> None:
+    host = unique_host(namespace, "metered")
+    kubectl.apply(star_env.star_order("metered", namespace, [host], lifetime="3s"))
+    wait_condition(kubectl, "starorder", "metered", namespace, status="True", reason="Issued",
+                   timeout=120)
+    cert = frozenset({"namespace": namespace, "name": "metered"}.items())
+    rotations = ("star_operator_certificate_rotations_total", cert)
+    not_after = ("star_operator_certificate_not_after_timestamp_seconds", cert)
+    expiry = ("star_operator_certificate_expiration_timestamp_seconds", cert)
+    valid = ("star_operator_order_state", cert | {("phase", "Valid")})
+    first = wait_for(lambda: (m := scrape(operator_process.metrics_url)).get(rotations)
+                     and m, 30, "a rotation in the metrics")
+    assert first[valid] == 1
+    assert first[expiry] == first[not_after] > datetime.datetime.now().timestamp() - 10
+    later = wait_for(lambda: (m := scrape(operator_process.metrics_url))[rotations]
+                     > first[rotations] and m, 30, "the rotations counter to increase")
+    assert later[not_after] > first[not_after]  # the renewed certificate expires later
+    wait_for(lambda: get(kubectl, "starcertificate", "metered", namespace)["status"].get(
+        "rotations", 0) >= later[rotations], 10, "status to agree with the counter")

@@ -20,7 +20,8 @@ def test_from_env_converts_types() -> None:
 @pytest.mark.parametrize("env", [{"STAR_OPERATOR_METRICS_PORT": "nine"},
                                  {"STAR_OPERATOR_POLL_MIN": "10", "STAR_OPERATOR_POLL_MAX": "1"},
                                  {"STAR_OPERATOR_BACKOFF_MIN": "-1"},
-                                 {"STAR_OPERATOR_METRICS_PORT": "70000"}])
+                                 {"STAR_OPERATOR_METRICS_PORT": "70000"},
+                                 {"STAR_OPERATOR_MAX_CONCURRENT_ISSUANCES": "0"}])
 def test_bad_env_fails_fast(env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError):
         Config.from_env(env)

@@ -29,6 +29,16 @@ def test_same_certificate_again_polls_at_a_twentieth_of_the_lifetime() -> None:
     assert next_fetch(T0 + s(60), f, changed=False, timing=NO_JITTER) == T0 + s(65)
 
 
+def test_ca_due_now_but_same_certificate_repolls_quickly_then_backs_off() -> None:
+    # max-age is whole seconds rounded down: the fetch at fresh_until can be up to 1 s early
+    f = Fetched(T0, T0 + s(100), fresh_until=T0 + s(59.5))
+    timing = Timing(jitter_max=5.0, poll_min=0.5)  # no jitter on these re-polls
+    now = T0 + s(60)
+    delays = [next_fetch(now, f, changed=False, timing=timing, unchanged=n) - now
+              for n in (1, 2, 3, 4, 5)]
+    assert delays == [s(0.5), s(1), s(2), s(4), s(5)]  # then the usual lifetime/20
+
+
 def test_poll_interval_is_clamped() -> None:
     tiny = Fetched(T0, T0 + s(2))
     assert next_fetch(T0 + s(1.5), tiny, changed=False,
