@@ -233,6 +233,27 @@ def test_embedded_ca_without_persistence_uses_emptydir(helm: Helm) -> None:
     assert volumes["data"] == {"name": "data", "emptyDir": {}}
 
 
+def test_host_network_on_loopback_with_api_server_env(helm: Helm) -> None:
+    """A node without pod network or kube-proxy (see tests/e2e/test_node_e2e.py)."""
+    api = [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+           {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"}]
+    objs = helm.render({"hostNetwork": True, "listenAddress": "127.0.0.1",
+                        "operator": {"extraEnv": api}, "ca": {"enabled": True, "extraEnv": api}})
+    op = one(objs, "Deployment", FULL)
+    ca = one(objs, "Deployment", f"{FULL}-ca")
+    assert op["spec"]["template"]["spec"]["hostNetwork"] is True
+    assert ca["spec"]["template"]["spec"]["hostNetwork"] is True
+    c = container(op, "operator")
+    assert "--liveness=http://127.0.0.1:8080/healthz" in c["args"]
+    assert {"name": "STAR_OPERATOR_METRICS_ADDRESS", "value": "127.0.0.1"} in c["env"]
+    assert all(e in c["env"] for e in api)
+    assert {"name": "STAR_CA_LISTEN", "value": "127.0.0.1:14000"} in container(ca, "ca")["env"]
+    assert all(e in container(ca, name)["env"] for e in api for name in ("ca", "publish-root"))
+    default = helm.render({"ca": {"enabled": True}})
+    assert "hostNetwork" not in one(default, "Deployment", FULL)["spec"]["template"]["spec"]
+    assert "hostNetwork" not in one(default, "Deployment", f"{FULL}-ca")["spec"]["template"]["spec"]
+
+
 def test_notes_tell_what_to_apply_next(helm: Helm) -> None:
     out = helm.run("install", "rel", str(CHART), "--namespace", NS, "--dry-run=client",
                    "--set", "ca.enabled=true", "--set", "watchNamespaces={cdn-a}").stdout
