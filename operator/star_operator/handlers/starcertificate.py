@@ -11,14 +11,6 @@ from star_operator import constants as c
 from star_operator.renewal import loop, schedule, wakeups
 
 
-def timing(cfg: config.Config) -> schedule.Timing:
-    """Scheduling knobs from the operator configuration."""
-    return schedule.Timing(jitter_max=cfg.fetch_jitter_max,
-                           jitter_fraction=cfg.fetch_jitter_fraction,
-                           poll_min=cfg.poll_min, poll_max=cfg.poll_max,
-                           backoff_min=cfg.backoff_min, backoff_max=cfg.backoff_max)
-
-
 @kopf.daemon(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, id="keep-current",
              cancellation_timeout=10.0)
 async def keep_current(namespace: str, name: str, body: kopf.Body, stopped: kopf.DaemonStopped,
@@ -26,7 +18,8 @@ async def keep_current(namespace: str, name: str, body: kopf.Body, stopped: kopf
     """Fetch when due, verify, write the Secret; until the object goes away."""
     cfg = config.get()
     worker = loop.CertificateLoop(namespace, name, body, post_event=events.poster(body),
-                                  logger=logger, timing=timing(cfg), clock_skew=cfg.clock_skew)
+                                  logger=logger, timing=schedule.Timing.from_config(cfg),
+                                  clock_skew=cfg.clock_skew)
     await worker.run(stopped)
 
 

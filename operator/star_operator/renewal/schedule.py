@@ -18,6 +18,8 @@ import datetime
 import random
 from typing import Protocol
 
+from star_operator.config import Config
+
 _EPS = datetime.timedelta(microseconds=1)
 
 
@@ -29,14 +31,20 @@ class Rng(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
-    """Knobs, normally from :class:`star_operator.config.Config`."""
+    """Knobs, normally from :class:`star_operator.config.Config`, whose defaults they share."""
 
-    jitter_max: float = 1.0
-    jitter_fraction: float = 0.02
-    poll_min: float = 0.5
-    poll_max: float = 300.0
-    backoff_min: float = 1.0
-    backoff_max: float = 600.0
+    jitter_max: float = Config.fetch_jitter_max
+    jitter_fraction: float = Config.fetch_jitter_fraction
+    poll_min: float = Config.poll_min
+    poll_max: float = Config.poll_max
+    backoff_min: float = Config.backoff_min
+    backoff_max: float = Config.backoff_max
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Timing:
+        return cls(jitter_max=cfg.fetch_jitter_max, jitter_fraction=cfg.fetch_jitter_fraction,
+                   poll_min=cfg.poll_min, poll_max=cfg.poll_max,
+                   backoff_min=cfg.backoff_min, backoff_max=cfg.backoff_max)
 
 
 @dataclasses.dataclass(frozen=True)
