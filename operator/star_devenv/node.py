@@ -74,6 +74,26 @@ def nodelifecycle_enabled(controllers: str) -> bool:
     return "nodelifecycle" in names or "*" in names
 
 
+def missing_requirements() -> list[str]:
+    """Why a LocalNode cannot run on this machine; empty when it can. containerd and the kubelet
+    need root (mounts, cgroups, network namespaces); the rest comes from scripts/setup.sh."""
+    missing = [] if os.geteuid() == 0 else ["root (containerd and the kubelet mount and make "
+                                            "cgroups)"]
+    for name in ("containerd", "ctr", "runc", "debootstrap"):
+        try:
+            paths.system_binary(name)
+        except FileNotFoundError as exc:
+            missing.append(str(exc))
+    for name in ("kubelet", "kube-scheduler"):
+        try:
+            paths.k8s_binary(name)
+        except FileNotFoundError as exc:
+            missing.append(str(exc))
+    if not os.access("/sys/fs/cgroup", os.W_OK):
+        missing.append("a writable /sys/fs/cgroup")
+    return missing
+
+
 class LocalNode:
     """`start()` (or `with`) registers a Ready node; `stop()` leaves no process, mount or file.
 

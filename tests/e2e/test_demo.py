@@ -1,26 +1,54 @@
-"""The README's first command, in its non-interactive mode: the demo must show renewals and the
-cancellation, and leave nothing running."""
+"""The README's first command, in its non-interactive mode, on both paths: the demo must show
+renewals and the cancellation, and leave nothing running."""
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.cluster, pytest.mark.dns]
 
-
-def test_demo_shows_rotations_then_cancellation() -> None:
+def run_demo(*args: str, timeout: float) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "star_devenv.demo", "--non-interactive", "--ca-port", "0",
-         "--dns-port", "0", "--rotations", "2", "--lifetime", "10"],
-        capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
+         "--dns-port", "0", "--rotations", "2", *args],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    assert "star-certificate URL now answers: 403 autoRenewalCanceled" in out, out
+    return out
+
+
+def assert_torn_down(out: str) -> None:
+    """The state directory (control plane, BIND, node, logs) is gone and nothing is mounted
+    under it any more."""
+    found = re.search(r"export KUBECONFIG=(/tmp/star-demo-[^/]+)/", out)
+    assert found is not None, out
+    state_dir = found.group(1)
+    assert not Path(state_dir).exists()
+    assert state_dir not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.mark.cluster
+@pytest.mark.dns
+def test_demo_on_host_shows_rotations_then_cancellation() -> None:
+    out = run_demo("--no-node", "--lifetime", "10", timeout=400)
     serials = re.findall(r"(?:first certificate|rotation \d+)\s+serial=([0-9a-f]+)", out)
     assert len(serials) == 3 and len(set(serials)) == 3, out
-    assert "star-certificate URL now answers: 403 autoRenewalCanceled" in out
-    state_dir = re.search(r"export KUBECONFIG=(/tmp/star-demo-[^/]+)/", out)
-    assert state_dir is not None
-    assert subprocess.run(["test", "-e", state_dir.group(1)]).returncode == 1
+    assert_torn_down(out)
+
+
+@pytest.mark.node
+@pytest.mark.timeout(1800)  # a fresh machine builds the project image first (debootstrap)
+def test_demo_on_node_prints_what_the_edge_serves() -> None:
+    """The default path where a node can run: the chart's pods, the CDN edge, TLS handshakes."""
+    out = run_demo("--node", "--edge-port", "0", timeout=1700)
+    assert re.search(r"operator pod and CA pod Ready", out), out
+    served = re.findall(r"edge serves (?:first certificate|renewal \d+)\s+serial=([0-9a-f]+)",
+                        out)
+    assert len(served) == 3 and len(set(served)) == 3, out
+    kept = re.search(r"the edge still serves serial=([0-9a-f]+) \(the Secret is kept\)", out)
+    assert kept is not None and kept.group(1) == served[-1], out
+    assert_torn_down(out)

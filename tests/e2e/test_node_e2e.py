@@ -22,36 +22,27 @@ each certificate exactly then) to the edge serving it (p50/p99).
 """
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
 import math
-import socket
-import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import yaml
 from cryptography import x509
 
+from star_devenv import chart_on_node, edge
+from star_devenv.edge import Prober, star_certificate_problem
+from star_devenv.helm import Helm
+from star_devenv.chart_on_node import Release, http_ok, pod_logs, pods_ready
 from star_devenv.kubectl import Kubectl
-from star_devenv.node import POD_LOG_DIR, LocalNode
-from star_devenv.processes import free_port
-from tests.e2e.helm_helpers import ROOT, Helm
+from star_devenv.node import LocalNode
 from tests.integration.operator.op_env import b64, get, secret_tls, wait_condition
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.node
 
-EDGE_YAML = ROOT / "examples" / "cdn-edge.yaml"
 #: Each certificate is nominally valid LIFETIME seconds, back-dated by LIFETIME_ADJUST: the CA
 #: publishes certificate i+1 LIFETIME_ADJUST seconds before certificate i expires. That overlap
 #: must exceed operator fetch + Secret write + the kubelet's Secret refresh (syncFrequency 10 s
@@ -59,192 +50,27 @@ EDGE_YAML = ROOT / "examples" / "cdn-edge.yaml"
 LIFETIME = 30
 LIFETIME_ADJUST = 30
 CERTIFICATES = 5        # distinct certificates the edge must serve (the first + 4 renewals)
-PROBE_INTERVAL = 0.2    # pacing of the TLS probe loop
-#: Operator tunables for second-scale lifetimes (as in test_chart_rbac).
-FAST = {"STAR_OPERATOR_BACKOFF_MIN": "0.5", "STAR_OPERATOR_BACKOFF_MAX": "5",
-        "STAR_OPERATOR_DELETE_BACKOFF_MAX": "2", "STAR_OPERATOR_POLL_MIN": "0.2",
-        "STAR_OPERATOR_FETCH_JITTER_MAX": "0.2"}
-
-
-def apiserver_port(kubeconfig: Path) -> int:
-    config = yaml.safe_load(kubeconfig.read_text())
-    current = next(c for c in config["contexts"] if c["name"] == config["current-context"])
-    cluster = next(c for c in config["clusters"] if c["name"] == current["context"]["cluster"])
-    url = urlsplit(cluster["cluster"]["server"])
-    assert url.hostname == "127.0.0.1", url
-    return url.port or 443
-
-
-def pod_logs(ns: str) -> str:
-    """The kubelet's container log files of every pod in the namespace (no `kubectl logs`
-    on a node whose IP is loopback)."""
-    out = []
-    for path in sorted(POD_LOG_DIR.glob(f"{ns}_*/*/*.log")):
-        text = path.read_text(errors="replace")
-        out.append(f"--- {path.relative_to(POD_LOG_DIR)}\n{text[-4000:]}")
-    return "\n".join(out) or f"(no container logs for namespace {ns})"
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
-
-
-def pods_ready(kubectl: Kubectl, ns: str, selector: str, containers: int) -> list[dict[str, Any]]:
-    """The selected pods once each is Ready with every container running and never restarted;
-    fail at once (with the logs) on a restart."""
-    pods = kubectl.get_json("pods", "-n", ns, "-l", selector)["items"]
-    if not pods:
-        return []
-    for p in pods:
-        statuses = p["status"].get("containerStatuses") or []
-        restarted = [s["name"] for s in statuses if s.get("restartCount", 0)]
-        if restarted:
-            raise AssertionError(f"{p['metadata']['name']}: {restarted} restarted\n{pod_logs(ns)}")
-        ready = next((c for c in p["status"].get("conditions") or [] if c["type"] == "Ready"),
-                     None)
-        if len(statuses) != containers or not (ready and ready["status"] == "True") \
-                or not all("running" in s["state"] for s in statuses):
-            return []
-    return pods
-
-
-@dataclass
-class Release:
-    name: str
-    namespace: str
-    cdn: str
-    ports: dict[str, int]
-
-    @property
-    def root_secret(self) -> str:
-        return f"{self.name}-star-operator-ca-root"
-
-    @property
-    def directory_url(self) -> str:
-        return f"https://127.0.0.1:{self.ports['ca']}/directory"
 
 
 @pytest.fixture(scope="module")
 def release(node: LocalNode, control_plane: Any, kubectl: Kubectl, dns_server: Any,
             project_image: str) -> Iterator[Release]:
     suffix = uuid.uuid4().hex[:6]
-    rel = Release(f"e2e-{suffix}", f"star-e2e-{suffix}", f"cdn-{suffix}",
-                  {"health": free_port(), "metrics": free_port(), "ca": free_port(),
-                   "edge": free_port()})
-    for ns in (rel.namespace, rel.cdn):
-        kubectl.run("create", "namespace", ns)
-    repository, _, tag = project_image.rpartition(":")
-    api = [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-           {"name": "KUBERNETES_SERVICE_PORT",
-            "value": str(apiserver_port(Path(control_plane.kubeconfig)))}]
-    values = {
-        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
-        "hostNetwork": True, "listenAddress": "127.0.0.1",
-        "operator": {"env": FAST, "extraEnv": api, "healthPort": rel.ports["health"]},
-        "livenessProbe": {"initialDelaySeconds": 10, "periodSeconds": 5, "timeoutSeconds": 5,
-                          "failureThreshold": 3},
-        "metrics": {"port": rel.ports["metrics"]},
-        "ca": {"enabled": True, "port": rel.ports["ca"], "extraEnv": api,
-               "dnsServer": f"{dns_server.host}:{dns_server.port}", "minLifetime": 1,
-               "maxDuration": 86400, "persistence": {"enabled": False},
-               "publisher": {"intervalSeconds": 1}},
-    }
+    rel = Release.new(f"e2e-{suffix}", f"star-e2e-{suffix}", f"cdn-{suffix}")
+    values = chart_on_node.chart_values(rel, project_image, Path(control_plane.kubeconfig),
+                                    f"{dns_server.host}:{dns_server.port}")
     helm = Helm(control_plane.kubeconfig)
-    helm.install(rel.name, rel.namespace, values)
+    chart_on_node.install(helm, kubectl, rel, values)
     try:
         yield rel
     finally:
-        teardown(kubectl, helm, rel)
-
-
-def teardown(kubectl: Kubectl, helm: Helm, rel: Release) -> None:
-    kubectl.run("delete", "deployment", "cdn-edge", "-n", rel.cdn, "--ignore-not-found",
-                "--wait=false", check=False)
-    # A failed test may leave a StarOrder holding the finalizer while the operator goes away.
-    for name in kubectl.run("get", "starorders", "-n", rel.cdn, "-o", "name",
-                            check=False).stdout.split():
-        kubectl.run("patch", name, "-n", rel.cdn, "--type=merge",
-                    "-p", '{"metadata":{"finalizers":null}}', check=False)
-    kubectl.run("delete", "csrtemplate", f"edge-{rel.name}", "--ignore-not-found",
-                "--wait=false", check=False)
-    helm.uninstall(rel.name, rel.namespace)
-    helm.close()
-    for ns in (rel.namespace, rel.cdn):
-        wait_for(lambda ns=ns: not kubectl.get_json("pods", "-n", ns)["items"], 90,
-                 f"the pods of namespace {ns} to go")
-        kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
-    assert not kubectl.run("get", "all", "-A", "-l", f"app.kubernetes.io/instance={rel.name}",
-                           "-o", "name").stdout.strip()
-
-
-# ------------------------------------------------------------------------------ the edge's client
-
-@dataclass
-class Seen:
-    serial: int
-    not_before: dt.datetime
-    not_after: dt.datetime
-    first_seen: float  # time.time()
-    last_seen: float
-
-
-@dataclass
-class Prober:
-    """TLS handshakes with the edge, SNI = the delegated name, verified against the CA root."""
-    port: int
-    server_name: str
-    root_pem: str
-    seen: dict[int, Seen] = field(default_factory=dict)
-    order: list[int] = field(default_factory=list)
-    handshakes: int = 0
-
-    def __post_init__(self) -> None:
-        self.ctx = ssl.create_default_context(cadata=self.root_pem)
-
-    def handshake(self) -> Seen | None:
-        """The certificate served; None if the edge does not listen yet (connection refused).
-        A failed TLS handshake raises."""
         try:
-            raw = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        except ConnectionRefusedError:
-            return None
-        with raw, self.ctx.wrap_socket(raw, server_hostname=self.server_name) as tls:
-            der = tls.getpeercert(binary_form=True)
-        assert der is not None
-        now = time.time()
-        cert = x509.load_der_x509_certificate(der)
-        self.handshakes += 1
-        s = self.seen.get(cert.serial_number)
-        if s is None:
-            s = self.seen[cert.serial_number] = Seen(
-                cert.serial_number, cert.not_valid_before_utc,
-                cert.not_valid_after_utc, now, now)
-            self.order.append(cert.serial_number)
-            print(f"edge serves certificate #{len(self.order)} serial {cert.serial_number:x} "
-                  f"notBefore {s.not_before:%H:%M:%S} notAfter {s.not_after:%H:%M:%S} "
-                  f"first seen {dt.datetime.fromtimestamp(now, dt.timezone.utc):%H:%M:%S.%f}")
-        s.last_seen = now
-        return s
-
-    def until(self, done: Any, timeout: float, what: str) -> None:
-        """Probe every PROBE_INTERVAL seconds until done(); every handshake must succeed."""
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what} "
-                                     f"({len(self.order)} certificates seen)")
-            try:
-                if self.handshake() is None and self.order:
-                    raise AssertionError("the edge stopped listening after it had served")
-            except (ssl.SSLError, OSError) as exc:
-                raise AssertionError(
-                    f"handshake {self.handshakes + 1} with the edge failed after "
-                    f"{len(self.order)} certificates: {exc!r}") from exc
-            time.sleep(PROBE_INTERVAL)
+            chart_on_node.uninstall(kubectl, helm, rel, template=f"edge-{rel.name}")
+        finally:
+            helm.close()
+        assert not kubectl.run("get", "all", "-A", "-l",
+                               f"app.kubernetes.io/instance={rel.name}", "-o", "name"
+                               ).stdout.strip()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -260,22 +86,16 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
         release: Release, kubectl: Kubectl, dns_server: Any, project_image: str) -> None:
     rel, cdn = release, release.cdn
     # 1. The operator and the CA (+ its root publisher) run as pods and pass their probes.
-    wait_for(lambda: pods_ready(kubectl, rel.namespace,
-                                "app.kubernetes.io/component=operator", 1),
-             180, "the operator pod Ready", interval=0.5)
-    wait_for(lambda: pods_ready(kubectl, rel.namespace, "app.kubernetes.io/component=ca", 2),
-             180, "the CA pod Ready", interval=0.5)
+    chart_on_node.wait_pods_ready(kubectl, rel)
+    loopback = "http://127.0.0.1:{}/{}"
     try:
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{rel.ports['health']}/healthz"), 30,
+        wait_for(lambda: http_ok(loopback.format(rel.ports["health"], "healthz")), 30,
                  "the operator's /healthz on the host's loopback")
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{rel.ports['metrics']}/metrics"), 30,
+        wait_for(lambda: http_ok(loopback.format(rel.ports["metrics"], "metrics")), 30,
                  "the operator's /metrics on the host's loopback")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{pod_logs(rel.namespace)}") from None
-    root = wait_for(lambda: ((get(kubectl, "secret", rel.root_secret, rel.namespace) or {})
-                             .get("data") or {}).get("ca.crt"), 60,
-                    "the CA root published by the CA pod's sidecar")
-    root_pem = base64.b64decode(root).decode()
+    root_pem = chart_on_node.published_root(kubectl, rel)
 
     # 2. The DNO: TSIG Secret and a CsrTemplate naming the CA pod and the chart's root Secret.
     template = f"edge-{rel.name}"
@@ -313,13 +133,7 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
     order = f"www-{rel.name}"
     dns_name = f"{order}.{dns_server.zone}"
     secret = f"{order}-tls"
-    kubectl.run("apply", "-f", "-", input=edge_manifests(cdn, project_image,
-                                                           rel.ports["edge"], secret))
-    wait_for(lambda: kubectl.get_json("pods", "-n", cdn, "-l", "app=cdn-edge")["items"] and all(
-        s.get("state", {}).get("running") for p in kubectl.get_json(
-            "pods", "-n", cdn, "-l", "app=cdn-edge")["items"]
-        for s in p["status"].get("containerStatuses") or [{}]), 120,
-        "the edge container running (waiting for its Secret)", interval=0.5)
+    edge.deploy(kubectl, cdn, project_image, rel.ports["edge"], secret)
 
     # 4. The StarOrder; then TLS handshakes until CERTIFICATES distinct certificates were served.
     prober = Prober(rel.ports["edge"], dns_name, root_pem)
@@ -382,34 +196,3 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
           f"{last_after - prober.seen[last.serial_number].last_seen:.1f} s before it expired")
     print(f"[e2e node] canceled order: {star_url} -> {problem['status']} {problem['type']}")
 
-
-def edge_manifests(ns: str, image: str, port: int, secret: str) -> str:
-    """examples/cdn-edge.yaml for this run: namespace, image, port, Secret."""
-    docs = [d for d in yaml.safe_load_all(EDGE_YAML.read_text()) if d]
-    for d in docs:
-        d["metadata"]["namespace"] = ns
-        if d["kind"] != "Deployment":
-            continue
-        pod = d["spec"]["template"]["spec"]
-        pod["terminationGracePeriodSeconds"] = 1
-        c = pod["containers"][0]
-        c["image"], c["imagePullPolicy"] = image, "Never"
-        for env in c["env"]:
-            if env["name"] == "LISTEN":
-                env["value"] = f"127.0.0.1:{port}"
-        c["readinessProbe"]["tcpSocket"]["port"] = port
-        for v in pod["volumes"]:
-            if "secret" in v:
-                v["secret"]["secretName"] = secret
-    return "\n---\n".join(json.dumps(d) for d in docs)
-
-
-def star_certificate_problem(url: str, root_pem: str) -> dict[str, Any]:
-    """GET the star-certificate URL without authentication (RFC 8739 §3.3); the problem
-    document it answers with (status included)."""
-    ctx = ssl.create_default_context(cadata=root_pem)
-    try:
-        with urllib.request.urlopen(url, timeout=10, context=ctx) as resp:
-            return {"status": resp.status, "type": "(a certificate)"}
-    except urllib.error.HTTPError as exc:
-        return {**json.loads(exc.read() or b"{}"), "status": exc.code}

@@ -1,0 +1,71 @@
+"""What both demo paths share: the environment's lifetime, examples/ and the cancellation check."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from star_devenv import environment
+from star_operator.acme import AcmeProblem, fetch_star_certificate
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "examples"
+
+
+def say(message: str) -> None:
+    print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@contextmanager
+def local_environment(state_dir: Path, settings: environment.EnvironmentSettings
+                      ) -> Iterator[dict[str, Any]]:
+    parts = ["etcd, kube-apiserver, kube-controller-manager", "BIND 9"]
+    if settings.host_ca:
+        parts.append("star-ca")
+    if settings.node:
+        parts.append("a node (containerd, kubelet, kube-scheduler)")
+    say(f"starting {', '.join(parts)} on loopback")
+    try:
+        yield environment.up(state_dir, settings)
+    finally:
+        say("tearing down every process the demo started")
+        environment.down(state_dir)
+
+
+def example_documents(directory_url: str, dns_server: str,
+                      ca_bundle: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """examples/ as written, pointed at this environment's CA and DNS addresses (and at the
+    Secret holding the CA's root, when it is not the one `star-env up` publishes)."""
+    docs: list[dict[str, Any]] = []
+    for path in (EXAMPLES / "csrtemplate-star-test.yaml", EXAMPLES / "starorder.yaml"):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for doc in docs:
+        if doc["kind"] == "CsrTemplate":
+            doc["spec"]["acme"]["directoryURL"] = directory_url
+            doc["spec"]["dns01"]["rfc2136"]["nameserver"] = dns_server
+            if ca_bundle is not None:
+                doc["spec"]["acme"]["caBundleSecretRef"] = ca_bundle
+    return docs
+
+
+def star_url_state(url: str, ca_bundle: str) -> str:
+    """What the star-certificate URL answers an unauthenticated GET with (RFC 8739 §3.3)."""
+    async def fetch() -> str:
+        try:
+            await fetch_star_certificate(None, url, ca_bundle=ca_bundle)
+        except AcmeProblem as problem:
+            return f"{problem.status} {problem.short_type}"
+        return "200 (still issuing)"
+    return asyncio.run(fetch())
+
+
+def wait_for_ctrl_c(interactive: bool, hint: str = "") -> None:
+    if interactive:
+        say(f"done; {hint}press Ctrl-C to tear everything down")
+        signal.pause()
