@@ -100,8 +100,8 @@ def serve(args: argparse.Namespace, kubectl: Kubectl, helm: Helm, rel: Release, 
     order["spec"]["lifetime"] = order["spec"]["lifetimeAdjust"] = f"{args.lifetime}s"
     ns, name = order["metadata"]["namespace"], order["metadata"]["name"]
     secret, server_name = order["spec"]["secretName"], order["spec"]["dnsNames"][0]
-    say(f"applying examples/: CsrTemplate star-test, StarOrder {ns}/{name} (lifetime "
-        f"{args.lifetime} s, back-dated {args.lifetime} s) and the CDN edge on "
+    say(f"applying examples/: CsrTemplate star-test, StarOrder {ns}/{name} (a certificate "
+        f"every {args.lifetime} s, each valid {2 * args.lifetime} s) and the CDN edge on "
         f"127.0.0.1:{rel.ports['edge']}")
     started = time.time()
     for doc in docs:
