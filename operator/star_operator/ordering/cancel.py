@@ -4,6 +4,7 @@ RFC 8739 §3.1.2: POST ``{"status":"canceled"}`` to the order URL; the CA then s
 answers the star-certificate URL with 403 ``autoRenewalCanceled``. Until the CA confirms, the
 finalizer stays and the attempt is retried with backoff (status + Warning Events say why). An
 admin can give up on the CA with the ``star.operator.dev/force-delete: "true"`` annotation.
+A CsrTemplate deleted before its StarOrders does not block this: see :mod:`.ca_access`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from star_operator import acme, k8s, metrics
 from star_operator import constants as c
-from star_operator.ordering import accounts, status as st
+from star_operator.ordering import accounts, ca_access, status as st
 from star_operator.ordering.issuance import OrderJob, Retry, load_policy
 
 #: Order states in which the CA will never issue again, so there is nothing to cancel.
@@ -26,11 +27,21 @@ def force_requested(body: Mapping[str, Any]) -> bool:
     return str(ann.get(c.FORCE_DELETE_ANNOTATION, "")).lower() == "true"
 
 
+async def _client(job: OrderJob) -> acme.AcmeClient:
+    """The template's client; if the template is gone, the account the order was placed with
+    (:mod:`.ca_access`), so that deleting a CsrTemplate first does not strand its orders."""
+    template = (job.recorder.get("ordered") or job.spec)["csrTemplateName"]
+    recorded = job.recorder.get("caAccess")
+    if recorded and await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template) is None:
+        return await ca_access.client_from(recorded)
+    policy = await load_policy(job, template)
+    material = await accounts.load_material(policy)
+    return await accounts.client_for(policy, material)
+
+
 async def _cancel_at_ca(job: OrderJob, order_url: str) -> str:
     """Cancel, or confirm there is nothing to cancel; returns the final order state."""
-    policy = await load_policy(job, (job.recorder.get("ordered") or job.spec)["csrTemplateName"])
-    material = await accounts.load_material(policy)
-    client = await accounts.client_for(policy, material)
+    client = await _client(job)
     order = await client.get_order(order_url)
     if order.status == "processing":  # finalize in flight: it becomes valid, then we cancel
         order = await client.wait_order(order_url)

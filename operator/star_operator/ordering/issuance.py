@@ -29,7 +29,8 @@ from star_operator import constants as c
 from star_operator.csr_template import TemplateRequestError, Violation, check_csr
 from star_operator.csr_template import generate_key_and_csr
 from star_operator.dns01 import Dns01Error
-from star_operator.ordering import accounts, adopt, failures, readiness, request, status as st
+from star_operator.ordering import (accounts, adopt, ca_access, failures, readiness, request,
+                                    status as st)
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.secrets import payload, writer
 
@@ -167,8 +168,9 @@ def _violation_field(field: str | None) -> str:
 
 
 async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.OrderRequest,
-                      may_exist: bool = False) -> acme.Order:
-    """Step 4: newOrder, with the order URL recorded before anything else can happen.
+                      access: dict[str, Any], may_exist: bool = False) -> acme.Order:
+    """Step 4: newOrder, with the order URL (and ``access``, see :mod:`.ca_access`) recorded
+    before anything else can happen.
 
     ``may_exist``: an earlier attempt got as far as newOrder without recording its answer, so
     an order the CA created then is adopted rather than duplicated (see :mod:`.adopt`).
@@ -178,7 +180,8 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
             found = await adopt.find_unrecorded_order(client, req)
         if found is not None:
             await job.recorder.record(orderURL=found.url, orderState=found.status,
-                                      phase=st.ORDERED, accountURL=client.account_url)
+                                      phase=st.ORDERED, accountURL=client.account_url,
+                                      caAccess=access)
             job.recorder.post_event("Normal", "OrderAdopted",
                                     f"continuing STAR order {found.url}, placed by an earlier "
                                     "attempt whose answer was not recorded")
@@ -189,7 +192,7 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
     with metrics.time_acme("new-order"):
         order = await client.new_order(list(req.names), renewal)
     await job.recorder.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
-                              accountURL=client.account_url)
+                              accountURL=client.account_url, caAccess=access)
     return order
 
 
@@ -274,6 +277,8 @@ async def reconcile(job: OrderJob) -> None:
             "metadata.namespace", f"CsrTemplate {policy.name!r} does not allow namespace "
                                   f"{job.namespace!r} (allowed: "
                                   f"{', '.join(policy.allowed_namespaces)})")])
+    if order_url and not rec.get("caAccess"):  # placed before caAccess existed: best effort
+        await rec.record(caAccess=ca_access.record(policy))
     try:
         req = request.build_request(spec, timeutil.utcnow(), rec.get("endDate"))
     except (ValueError, KeyError) as exc:
@@ -292,7 +297,7 @@ async def reconcile(job: OrderJob) -> None:
     try:
         client = await accounts.client_for(policy, material)
         order = (await client.get_order(order_url) if order_url
-                 else await place_order(job, client, req, may_exist))
+                 else await place_order(job, client, req, ca_access.record(policy), may_exist))
         order = await progress_order(job, client, policy, material, order, csr)
     except (acme.AcmeError, Dns01Error) as exc:
         await _acme_failure(job, exc)

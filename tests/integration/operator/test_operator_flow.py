@@ -131,6 +131,32 @@ def test_delete_cancels_at_the_ca_and_secret_is_kept(
     assert secret_tls(kubectl, namespace, "gone-tls") == last  # nothing rotated after cancel
 
 
+def test_template_deleted_first_still_cancels_with_the_recorded_account(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    """The DNO deletes the CsrTemplate while a StarOrder runs: deleting the StarOrder must still
+    cancel the order at the CA (with the account recorded in status.caAccess), not hang until
+    force-delete and leave the CA issuing."""
+    template = f"gone-first-{star_env.suffix}"
+    kubectl.apply(star_env.template_manifest(template, ["*"]))
+    name = unique_host(namespace, "orphaned")
+    kubectl.apply(star_env.star_order("orphaned", namespace, [name], lifetime="3s",
+                                      template=template))
+    order = wait_condition(kubectl, "starorder", "orphaned", namespace, status="True",
+                           timeout=120)
+    access = order["status"]["caAccess"]
+    assert access["directoryURL"] == star_env.ca.directory_url
+    assert access["accountKeySecretRef"]["name"] == f"acct-{template}"
+    assert access["caBundleSecretRef"]["name"] == f"ca-{star_env.suffix}"
+    kubectl.run("delete", "csrtemplate", template, "--timeout=30s")
+    assert [s for _, s in ca_orders(star_env.ca, name)] == ["valid"]  # still issuing
+    kubectl.run("delete", "starorder", "orphaned", "-n", namespace, "--timeout=60s")
+    assert [s for _, s in ca_orders(star_env.ca, name)] == ["canceled"]
+    with pytest.raises(acme.AcmeProblem) as problem:
+        asyncio.run(acme.fetch_star_certificate(None, order["status"]["starCertificateURL"],
+                                                star_env.root_pem))
+    assert problem.value.short_type == "autoRenewalCanceled"
+
+
 def test_secret_policy_delete_removes_the_secret(
         kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
     name = unique_host(namespace)
