@@ -3,8 +3,10 @@ renewals and the cancellation, and leave nothing running."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,30 @@ def test_demo_on_host_shows_rotations_then_cancellation() -> None:
     out = run_demo("--no-node", "--lifetime", "10", timeout=400)
     serials = re.findall(r"(?:first certificate|rotation \d+)\s+serial=([0-9a-f]+)", out)
     assert len(serials) == 3 and len(set(serials)) == 3, out
+    assert_torn_down(out)
+
+
+@pytest.mark.cluster
+@pytest.mark.dns
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_demo_torn_down_by_hangup_or_term(signum: signal.Signals) -> None:
+    """A closed terminal (SIGHUP) or a SIGTERM mid-run stops everything the demo started."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "star_devenv.demo", "--no-node", "--ca-port", "0",
+         "--dns-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 300
+    while not any("applying examples/" in line for line in lines):
+        line = proc.stdout.readline()
+        assert line and time.monotonic() < deadline, "".join(lines)
+        lines.append(line)
+    proc.send_signal(signum)
+    rest, _ = proc.communicate(timeout=120)
+    out = "".join(lines) + rest
+    assert proc.returncode == 130, out
+    assert "tearing down every process the demo started" in out
     assert_torn_down(out)
 
 

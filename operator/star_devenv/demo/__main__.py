@@ -54,7 +54,8 @@ def choose_path(args: argparse.Namespace) -> bool:
 
 
 def interrupt(signum: int, frame: object) -> None:
-    """SIGTERM tears down like Ctrl-C does."""
+    """SIGTERM, and SIGHUP (the terminal closed), tear down like Ctrl-C does: by default they
+    would end the process and leave the control plane, BIND and the node running."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not sys.stdin.isatty():
         args.interactive = False
-    signal.signal(signal.SIGTERM, interrupt)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
     try:
         node = choose_path(args)
         state_dir = Path(tempfile.mkdtemp(prefix="star-demo-"))

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> None:
         try:
             serve(args, kubectl, helm, rel, f"docker.io/{tag}", env["dns"]["server"],
                   kubeconfig, state_dir)
-        except BaseException:
+        except Exception:  # not on Ctrl-C: that is how the demo ends
             say(f"pod logs:\n{chart_on_node.pod_logs(rel.namespace)}\n"
                 f"{chart_on_node.pod_logs(rel.cdn)}\n{conditions(kubectl)}")
             raise

@@ -5,6 +5,10 @@ key, CA bundle) it was placed with (``status.caAccess``). If the DNO deletes the
 first, the finalizer cancels with these: cancelling only takes a delegation back, so it needs
 none of the template's policy. Without this the StarOrder could only go by force-delete, which
 leaves the CA issuing until the end-date with nothing in the cluster fetching.
+
+Trust: like ``orderURL``, this lives in the status subresource, which only the operator may
+write (the chart grants ``starorders/status`` to its ServiceAccount alone); whoever can write a
+StarOrder's status can already redirect its cancellation.
 """
 
 from __future__ import annotations
