@@ -1,7 +1,7 @@
-"""Running the real helm binary against the chart, and reading what it renders.
+"""Reading what the chart renders: finding objects, containers and RBAC verbs in it.
 
-`Helm` keeps helm's cache, config and data directories in a private temporary directory, so
-tests neither read nor write the user's ~/.cache/helm or ~/.config/helm.
+`Helm` (the real helm binary with private cache/config/data directories) lives in
+star_devenv.helm, shared with the demo; the chart tests import it from here with the rest.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from star_devenv.helm import CHART, Helm, HelmError, values_args  # noqa: F401  (re-exported)
+from star_devenv.helm import CHART, Helm, values_args  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
