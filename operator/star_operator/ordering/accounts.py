@@ -58,21 +58,32 @@ async def read_secret_value(ref: SecretRef, *, required: bool = True,
     return value or None
 
 
-def check_ca_bundle(ref: SecretRef, value: bytes) -> bytes:
-    """Refuse a CA bundle that is not PEM certificates, naming the Secret and key.
+async def read_ca_bundle(ref: SecretRef, role: str) -> bytes:
+    """The CA bundle from its Secret, refused unless it is PEM certificates (naming the Secret
+    and key).
 
     Caught here, once, rather than deep inside TLS setup where it surfaced as an anonymous
     ``ValueError`` (and a retry loop with tracebacks) on every StarOrder of the template.
     """
+    value = await read_secret_value(ref, role=role)
+    assert value is not None
     try:
         x509.load_pem_x509_certificates(value)
     except ValueError as exc:
         detail = str(exc).split(". See https://", 1)[0]  # cryptography's FAQ link adds nothing
         raise CaSettingsError(
             "InvalidCABundle",
-            f"CA bundle (spec.acme.caBundleSecretRef): Secret {ref.namespace}/{ref.name} key "
-            f"{ref.key!r} does not hold PEM certificates ({detail})") from exc
+            f"{role}: Secret {ref.namespace}/{ref.name} key {ref.key!r} does not hold PEM "
+            f"certificates ({detail})") from exc
     return value
+
+
+def new_client(directory_url: str, account_key_pem: bytes,
+               ca_pem: bytes | None) -> acme.AcmeClient:
+    """An AcmeClient on the operator's shared HTTP session (not yet registered)."""
+    return acme.AcmeClient(directory_url, jose.JWK.load(account_key_pem),
+                           ca_bundle=ca_pem.decode("ascii") if ca_pem else None,
+                           session=sessions.http_session())
 
 
 def new_account_key_pem() -> bytes:
@@ -110,12 +121,9 @@ async def load_material(policy: TemplatePolicy, *, create_key: bool = False) -> 
     else:
         key_pem = await read_secret_value(  # type: ignore[assignment]
             policy.account_key_ref, role="account key (spec.acme.accountKeySecretRef)")
-    ca_pem = None
-    if policy.ca_bundle_ref:
-        raw = await read_secret_value(policy.ca_bundle_ref,
-                                      role="CA bundle (spec.acme.caBundleSecretRef)")
-        assert raw is not None
-        ca_pem = check_ca_bundle(policy.ca_bundle_ref, raw)
+    ca_pem = (await read_ca_bundle(policy.ca_bundle_ref,
+                                   "CA bundle (spec.acme.caBundleSecretRef)")
+              if policy.ca_bundle_ref else None)
     tsig = await read_secret_value(policy.rfc2136.tsig_secret_ref,
                                    role="TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)")
     assert key_pem is not None and tsig is not None
@@ -153,10 +161,7 @@ async def client_for(policy: TemplatePolicy, material: CaMaterial) -> acme.AcmeC
             return entry.client
         if entry is not None:
             await entry.client.close()
-        client = acme.AcmeClient(
-            policy.directory_url, jose.JWK.load(material.account_key_pem),
-            ca_bundle=material.ca_pem.decode("ascii") if material.ca_pem else None,
-            session=sessions.http_session())
+        client = new_client(policy.directory_url, material.account_key_pem, material.ca_pem)
         with metrics.time_acme("new-account"):
             await client.register(contact=policy.contact)
         _clients[policy.name] = _Entry(fp, client)

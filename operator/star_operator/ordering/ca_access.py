@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import josepy as jose
-
-from star_operator import acme, sessions
+from star_operator import acme
 from star_operator.ordering import accounts
 from star_operator.ordering.templates import SecretRef, TemplatePolicy
 
@@ -37,19 +35,14 @@ def _ref(raw: Mapping[str, str]) -> SecretRef:
 
 
 async def client_from(recorded: Mapping[str, Any]) -> acme.AcmeClient:
-    """An AcmeClient for the recorded account (it must exist: ``onlyReturnExisting``) on the
-    shared HTTP session; raises :class:`accounts.CaSettingsError` naming a missing Secret."""
+    """An AcmeClient for the recorded account (it must exist: ``onlyReturnExisting``);
+    raises :class:`accounts.CaSettingsError` naming a missing or unusable Secret."""
     key_pem = await accounts.read_secret_value(
         _ref(recorded["accountKeySecretRef"]), role="account key (status.caAccess)")
-    ca_pem = None
-    if recorded.get("caBundleSecretRef"):
-        ca_ref = _ref(recorded["caBundleSecretRef"])
-        raw = await accounts.read_secret_value(ca_ref, role="CA bundle (status.caAccess)")
-        assert raw is not None
-        ca_pem = accounts.check_ca_bundle(ca_ref, raw)
     assert key_pem is not None
-    client = acme.AcmeClient(recorded["directoryURL"], jose.JWK.load(key_pem),
-                             ca_bundle=ca_pem.decode("ascii") if ca_pem else None,
-                             session=sessions.http_session())
+    ca_pem = (await accounts.read_ca_bundle(_ref(recorded["caBundleSecretRef"]),
+                                            "CA bundle (status.caAccess)")
+              if recorded.get("caBundleSecretRef") else None)
+    client = accounts.new_client(recorded["directoryURL"], key_pem, ca_pem)
     await client.register(only_existing=True)
     return client

@@ -15,7 +15,7 @@ from typing import Any
 from star_operator import acme, k8s, metrics
 from star_operator import constants as c
 from star_operator.ordering import accounts, ca_access, status as st
-from star_operator.ordering.issuance import OrderJob, Retry, load_policy
+from star_operator.ordering.issuance import OrderJob, Retry, policy_of
 
 #: Order states in which the CA will never issue again, so there is nothing to cancel.
 DEAD_STATES = frozenset({"invalid", "canceled", "expired", "deactivated", "revoked"})
@@ -31,10 +31,11 @@ async def _client(job: OrderJob) -> acme.AcmeClient:
     """The template's client; if the template is gone, the account the order was placed with
     (:mod:`.ca_access`), so that deleting a CsrTemplate first does not strand its orders."""
     template = (job.recorder.get("ordered") or job.spec)["csrTemplateName"]
+    body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template)
     recorded = job.recorder.get("caAccess")
-    if recorded and await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template) is None:
+    if body is None and recorded:
         return await ca_access.client_from(recorded)
-    policy = await load_policy(job, template)
+    policy = await policy_of(job, template, body)
     material = await accounts.load_material(policy)
     return await accounts.client_for(policy, material)
 

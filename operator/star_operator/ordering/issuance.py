@@ -69,8 +69,14 @@ class OrderJob:
 
 async def load_policy(job: OrderJob, template_name: str) -> TemplatePolicy:
     """Fetch and parse the CsrTemplate; refusals are recorded and raise :class:`Retry`."""
-    rec = job.recorder
     body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template_name)
+    return await policy_of(job, template_name, body)
+
+
+async def policy_of(job: OrderJob, template_name: str,
+                    body: Mapping[str, Any] | None) -> TemplatePolicy:
+    """Parse a fetched CsrTemplate (None: not found); refusals as in :func:`load_policy`."""
+    rec = job.recorder
     if body is None:
         await rec.ready(False, "TemplateNotFound", f"CsrTemplate {template_name!r} not found",
                         event="Warning")
