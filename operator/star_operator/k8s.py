@@ -43,6 +43,11 @@ class ApiError(Exception):
         self.body = body
 
 
+#: What a call to the API server may fail with that a later attempt can get past: an error
+#: answer, or the connection (refused during a restart, reset, timed out).
+TRANSIENT_ERRORS = (ApiError, aiohttp.ClientError, OSError)
+
+
 class NotFound(ApiError):
     """404."""
 

@@ -10,19 +10,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import aiohttp
 import kopf
 
 from star_operator import k8s
 
-#: Kubernetes API answers and network failures that a later attempt can get past.
-TRANSIENT = (k8s.ApiError, aiohttp.ClientError, OSError)
-
 
 @contextlib.contextmanager
 def retried_later(delay: float) -> Iterator[None]:
-    """Re-raise :data:`TRANSIENT` errors as :class:`kopf.TemporaryError` after ``delay`` s."""
+    """Re-raise :data:`k8s.TRANSIENT_ERRORS` (API answers and network failures, the CA's
+    included) as :class:`kopf.TemporaryError` after ``delay`` s."""
     try:
         yield
-    except TRANSIENT as exc:
+    except k8s.TRANSIENT_ERRORS as exc:
         raise kopf.TemporaryError(f"{type(exc).__name__}: {exc}", delay=delay) from exc

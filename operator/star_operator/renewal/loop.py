@@ -15,8 +15,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import aiohttp
-
 from star_operator import acme, conditions, events, k8s, metrics, timeutil
 from star_operator import constants as c
 from star_operator.ordering import readiness
@@ -30,8 +28,7 @@ TERMINAL_PROBLEMS = {
     "autoRenewalExpired": ("EndDateReached", "the STAR order reached its end-date; no further "
                                              "certificates will be issued"),
 }
-RECOVERABLE = (CycleError, acme.AcmeError, k8s.ApiError, aiohttp.ClientError, OSError,
-               ValueError, TimeoutError)
+RECOVERABLE = (CycleError, acme.AcmeError, *k8s.TRANSIENT_ERRORS, ValueError, TimeoutError)
 
 EventPoster = Callable[[str, str, str], None]
 
@@ -263,7 +260,7 @@ class CertificateLoop:
             await k8s.patch_status(c.STARCERTIFICATE_PLURAL, self.namespace, self.name, fields)
         except k8s.NotFound:
             pass  # deleted meanwhile; kopf stops us shortly
-        except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
+        except k8s.TRANSIENT_ERRORS as exc:
             self.logger.warning("could not record status: %s", exc)
         await self._mirror_ready(cond)
 
@@ -292,7 +289,7 @@ class CertificateLoop:
             await readiness.mirror_to_order(self.namespace, owner, self._spec()["secretName"],
                                             cond, events.poster(owner_body))
             self.state.mirrored = key
-        except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
+        except k8s.TRANSIENT_ERRORS as exc:
             self.logger.warning("could not update StarOrder %s Ready: %s", owner, exc)
 
     def _generation(self) -> int | None:
@@ -316,5 +313,5 @@ class CertificateLoop:
             try:
                 await k8s.patch_status(c.STARORDER_PLURAL, self.namespace, ref["name"],
                                        {"notAfter": timeutil.format_time(not_after)})
-            except (k8s.ApiError, aiohttp.ClientError, OSError) as exc:
+            except k8s.TRANSIENT_ERRORS as exc:
                 self.logger.debug("could not mirror notAfter to StarOrder: %s", exc)
