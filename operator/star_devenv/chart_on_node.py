@@ -26,7 +26,7 @@ from star_devenv.kubectl import Kubectl
 from star_devenv.node import POD_LOG_DIR
 from star_devenv.processes import free_port, wait_until
 
-#: Operator tunables for second-scale lifetimes (as in test_chart_rbac).
+#: Operator tunables for second-scale lifetimes, passed through the chart's `operator.env`.
 FAST = {"STAR_OPERATOR_BACKOFF_MIN": "0.5", "STAR_OPERATOR_BACKOFF_MAX": "5",
         "STAR_OPERATOR_DELETE_BACKOFF_MAX": "2", "STAR_OPERATOR_POLL_MIN": "0.2",
         "STAR_OPERATOR_FETCH_JITTER_MAX": "0.2"}
@@ -41,10 +41,13 @@ class Release:
     ports: dict[str, int]
 
     @classmethod
-    def new(cls, name: str, namespace: str, cdn: str) -> "Release":
-        """Free loopback ports for the operator's health and metrics, the CA and the edge."""
+    def new(cls, name: str, namespace: str, cdn: str, ca_port: int = 0,
+            edge_port: int = 0) -> "Release":
+        """Loopback ports for the operator's health and metrics, the CA and the edge: free
+        ones, except a CA or edge port given (0 = free)."""
         return cls(name, namespace, cdn, {"health": free_port(), "metrics": free_port(),
-                                          "ca": free_port(), "edge": free_port()})
+                                          "ca": ca_port or free_port(),
+                                          "edge": edge_port or free_port()})
 
     @property
     def root_secret(self) -> str:

@@ -33,6 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from star_devenv.ca import LocalCA
+from star_devenv.chart_on_node import FAST
 from star_devenv.controlplane import LocalControlPlane
 from star_devenv.kubectl import Kubectl
 from star_devenv.processes import free_port
@@ -43,10 +44,6 @@ from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.dns]
 
-#: Operator tunables for second-scale lifetimes, passed through the chart's `operator.env`.
-FAST = {"STAR_OPERATOR_BACKOFF_MIN": "0.5", "STAR_OPERATOR_BACKOFF_MAX": "5",
-        "STAR_OPERATOR_DELETE_BACKOFF_MAX": "2", "STAR_OPERATOR_POLL_MIN": "0.2",
-        "STAR_OPERATOR_FETCH_JITTER_MAX": "0.2"}
 #: How a refused API call shows in the operator's log (kopf's APIForbiddenError and warnings,
 #: the operator's own "403 Forbidden: ..." ApiError).
 REFUSALS = ("Forbidden", "forbidden", "Not enough permissions")

@@ -38,7 +38,8 @@ from star_devenv.helm import Helm
 from star_devenv.chart_on_node import Release, http_ok, pod_logs, pods_ready
 from star_devenv.kubectl import Kubectl
 from star_devenv.node import LocalNode
-from tests.integration.operator.op_env import b64, get, secret_tls, wait_condition
+from tests.integration.operator.op_env import (b64, csr_template_manifest, get, secret_tls,
+                                               wait_condition)
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.node
@@ -102,27 +103,11 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
     kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                    "metadata": {"name": "tsig", "namespace": rel.namespace},
                    "data": {"secret": b64(dns_server.tsig_secret)}})
-    kubectl.apply({
-        "apiVersion": "star.operator.dev/v1alpha1", "kind": "CsrTemplate",
-        "metadata": {"name": template},
-        "spec": {
-            "template": {
-                "keyTypes": [{"PublicKeyType": "id-ecPublicKey", "namedCurve": "secp256r1",
-                              "SignatureType": "ecdsa-with-SHA256"}],
-                "subject": {"commonName": "**"},
-                "extensions": {"subjectAltName": {"DNS": ["**"]},
-                               "keyUsage": ["digitalSignature"],
-                               "extendedKeyUsage": ["serverAuth"]}},
-            "domains": [dns_server.zone], "allowedNamespaces": [cdn],
-            "star": {"minLifetime": "1s", "maxLifetime": "1d", "maxDuration": "1d"},
-            "acme": {"directoryURL": rel.directory_url,
-                     "accountKeySecretRef": {"name": "acme-account"},
-                     "caBundleSecretRef": {"name": rel.root_secret, "key": "ca.crt"}},
-            "dns01": {"rfc2136": {
-                "nameserver": f"{dns_server.host}:{dns_server.port}", "zone": dns_server.zone,
-                "tsigKeyName": dns_server.tsig_key_name,
-                "tsigAlgorithm": dns_server.tsig_algorithm,
-                "tsigSecretSecretRef": {"name": "tsig"}}}}})
+    kubectl.apply(csr_template_manifest(
+        template, dns_server, [cdn], directory_url=rel.directory_url,
+        account_key_ref={"name": "acme-account"},
+        ca_bundle_ref={"name": rel.root_secret, "key": "ca.crt"},
+        tsig_secret_ref={"name": "tsig"}))
     try:
         wait_condition(kubectl, "csrtemplate", template, None, status="True", timeout=90)
     except AssertionError as exc:

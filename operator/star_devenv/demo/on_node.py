@@ -27,7 +27,6 @@ from star_devenv.demo.common import (example_documents, local_environment, say, 
 from star_devenv.edge import Prober, Seen
 from star_devenv.helm import Helm
 from star_devenv.kubectl import Kubectl
-from star_devenv.processes import free_port
 
 NAMESPACE = "star-operator"   # where examples/ expect the operator and the DNO's Secrets
 RELEASE = "star"
@@ -66,9 +65,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> None:
         assert node is not None, "environment.up started no node"
         archive, tag = image.build_image()
         node.import_image(archive)
-        rel = Release(RELEASE, NAMESPACE, "cdn", {
-            "health": free_port(), "metrics": free_port(),
-            "ca": args.ca_port or free_port(), "edge": args.edge_port or free_port()})
+        rel = Release.new(RELEASE, NAMESPACE, "cdn", args.ca_port, args.edge_port)
         helm = Helm(kubeconfig)
         try:
             serve(args, kubectl, helm, rel, f"docker.io/{tag}", env["dns"]["server"],

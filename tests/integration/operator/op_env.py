@@ -87,6 +87,35 @@ def b64(text: str | bytes) -> str:
     return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
 
 
+def csr_template_manifest(name: str, dns: Any, namespaces: list[str], *, directory_url: str,
+                          account_key_ref: dict[str, str], ca_bundle_ref: dict[str, str],
+                          tsig_secret_ref: dict[str, str]) -> dict[str, Any]:
+    """A CsrTemplate for ``dns``'s zone (P-256 keys, one mandatory and two optional names,
+    1 s..1 d lifetimes), reaching the CA and BIND through the given Secrets."""
+    return {
+        "apiVersion": "star.operator.dev/v1alpha1", "kind": "CsrTemplate",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {
+                "keyTypes": [{"PublicKeyType": "id-ecPublicKey", "namedCurve": "secp256r1",
+                              "SignatureType": "ecdsa-with-SHA256"}],
+                "subject": {"commonName": "**"},
+                "extensions": {"subjectAltName": {"DNS": ["**", "*", "*"]},
+                               "keyUsage": ["digitalSignature"],
+                               "extendedKeyUsage": ["serverAuth"]}},
+            "domains": [dns.zone],
+            "allowedNamespaces": namespaces,
+            "star": {"minLifetime": "1s", "maxLifetime": "1d", "maxDuration": "1d"},
+            "acme": {"directoryURL": directory_url, "accountKeySecretRef": account_key_ref,
+                     "caBundleSecretRef": ca_bundle_ref},
+            "dns01": {"rfc2136": {
+                "nameserver": f"{dns.host}:{dns.port}", "zone": dns.zone,
+                "tsigKeyName": dns.tsig_key_name, "tsigAlgorithm": dns.tsig_algorithm,
+                "tsigSecretSecretRef": tsig_secret_ref}},
+        },
+    }
+
+
 class StarEnv:
     """The DNO side in the cluster: CA bundle + TSIG Secrets and two CsrTemplates."""
 
@@ -121,33 +150,11 @@ class StarEnv:
         self.secret(self.tsig_secret, {"secret": value})
 
     def template_manifest(self, name: str, namespaces: list[str]) -> dict[str, Any]:
-        return {
-            "apiVersion": "star.operator.dev/v1alpha1", "kind": "CsrTemplate",
-            "metadata": {"name": name},
-            "spec": {
-                "template": {
-                    "keyTypes": [{"PublicKeyType": "id-ecPublicKey", "namedCurve": "secp256r1",
-                                  "SignatureType": "ecdsa-with-SHA256"}],
-                    "subject": {"commonName": "**"},
-                    "extensions": {"subjectAltName": {"DNS": ["**", "*", "*"]},
-                                   "keyUsage": ["digitalSignature"],
-                                   "extendedKeyUsage": ["serverAuth"]}},
-                "domains": [self.dns.zone],
-                "allowedNamespaces": namespaces,
-                "star": {"minLifetime": "1s", "maxLifetime": "1d", "maxDuration": "1d"},
-                "acme": {"directoryURL": self.ca.directory_url,
-                         "accountKeySecretRef": {"name": f"acct-{name}",
-                                                 "namespace": OPERATOR_NS},
-                         "caBundleSecretRef": {"name": f"ca-{self.suffix}",
-                                               "namespace": OPERATOR_NS}},
-                "dns01": {"rfc2136": {
-                    "nameserver": f"{self.dns.host}:{self.dns.port}", "zone": self.dns.zone,
-                    "tsigKeyName": self.dns.tsig_key_name,
-                    "tsigAlgorithm": self.dns.tsig_algorithm,
-                    "tsigSecretSecretRef": {"name": self.tsig_secret,
-                                            "namespace": OPERATOR_NS}}},
-            },
-        }
+        return csr_template_manifest(
+            name, self.dns, namespaces, directory_url=self.ca.directory_url,
+            account_key_ref={"name": f"acct-{name}", "namespace": OPERATOR_NS},
+            ca_bundle_ref={"name": f"ca-{self.suffix}", "namespace": OPERATOR_NS},
+            tsig_secret_ref={"name": self.tsig_secret, "namespace": OPERATOR_NS})
 
     def star_order(self, name: str, ns: str, names: list[str], *, lifetime: str = "4s",
                    duration: str = "1h", template: str | None = None,
