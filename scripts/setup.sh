@@ -18,7 +18,7 @@ HELM_DIR="$STAR_CACHE/helm"
 VENV="${STAR_VENV:-$ROOT/.venv}"
 DEB_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev bind9 bind9-utils
               containerd runc containernetworking-plugins busybox-static debootstrap iproute2
-              ca-certificates python3-venv unzip)
+              ca-certificates python3-venv unzip pebble)
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 

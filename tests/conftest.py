@@ -4,6 +4,7 @@ import signal
 from tests.cluster_fixtures import control_plane, kubectl  # noqa: F401
 from tests.dns_fixtures import dns_server  # noqa: F401
 from tests.node_fixtures import busybox_image, node, project_image  # noqa: F401
+from tests.pebble_fixtures import pebble  # noqa: F401
 
 
 def pytest_configure() -> None:
