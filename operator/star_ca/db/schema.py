@@ -4,7 +4,11 @@ insert of the same series position can never happen.
 
 ``finalizing`` holds the CSR of every order in ``processing``, written in the same transaction
 that sets that status and deleted in the one that leaves it, so a CA killed mid-finalize can
-finish the issuance on restart (star_ca.issuance.recover_processing)."""
+finish the issuance on restart (star_ca.issuance.recover_processing).
+
+``SCHEMA`` is the first version; ``MIGRATIONS`` bring any database, new or written by an older
+CA, to the current one. ``PRAGMA user_version`` counts the migrations applied; each runs in one
+transaction together with its version bump, so a crash mid-upgrade leaves the old version."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -88,3 +92,20 @@ CREATE TABLE IF NOT EXISTS finalizing (
 CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
 CREATE INDEX IF NOT EXISTS star_series_due ON star_series(stopped, next_due);
 """
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the ACME profile an order got, and the certificate it replaces (RFC 9773 §5);
+    # replaces_cert is that certificate's certs.id, what alreadyReplaced is decided on.
+    ("ALTER TABLE orders ADD COLUMN profile TEXT",
+     "ALTER TABLE orders ADD COLUMN replaces TEXT",
+     "ALTER TABLE orders ADD COLUMN replaces_cert TEXT",
+     "CREATE INDEX orders_replaces ON orders(replaces_cert)"),
+)
+
+
+def pending_migration(version: int) -> tuple[str, ...] | None:
+    """The statements that bring a database at ``version`` one step up; None when current."""
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"database schema version {version} is newer than this star-ca "
+                           f"knows ({len(MIGRATIONS)})")
+    return MIGRATIONS[version] if version < len(MIGRATIONS) else None

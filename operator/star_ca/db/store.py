@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from star_ca.db.schema import SCHEMA
+from star_ca.db.schema import SCHEMA, pending_migration
 
 T = TypeVar("T")
 
@@ -42,6 +42,9 @@ class Order:
     base_url: str
     auto_renewal: dict[str, Any] | None
     star_token: str | None
+    profile: str | None = None
+    replaces: str | None = None  # the ARI certID the client sent (RFC 9773 §5)
+    replaces_cert: str | None = None  # that certificate's CertRow.id
 
 
 @dataclass
@@ -113,7 +116,20 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the database to the current schema, one migration per transaction."""
         self.conn.executescript(SCHEMA)
+        while True:
+            with self.tx() as c:
+                version = c.execute("PRAGMA user_version").fetchone()[0]
+                step = pending_migration(version)
+                if step is None:
+                    return
+                for statement in step:
+                    c.execute(statement)
+                c.execute(f"PRAGMA user_version={version + 1}")
 
     def close(self) -> None:
         self.conn.close()
@@ -181,14 +197,16 @@ class Store:
 
     # ---------------------------------------------------------------- orders
     _ORD = ("SELECT id, account_id, status, expires, identifiers, error, cert_id, base_url, "
-            "auto_renewal, star_token FROM orders")
+            "auto_renewal, star_token, profile, replaces, replaces_cert FROM orders")
 
     @staticmethod
-    def _order(row: tuple[Any, ...] | None) -> Order | None:
-        if row is None:
-            return None
+    def _order_row(row: tuple[Any, ...]) -> Order:
         return Order(row[0], row[1], row[2], row[3], json.loads(row[4]), _loads(row[5]), row[6],
-                     row[7], _loads(row[8]), row[9])
+                     row[7], _loads(row[8]), *row[9:13])
+
+    @classmethod
+    def _order(cls, row: tuple[Any, ...] | None) -> Order | None:
+        return None if row is None else cls._order_row(row)
 
     def order(self, order_id: str) -> Order | None:
         return self._order(self._one(self._ORD + " WHERE id=?", (order_id,)))
@@ -201,13 +219,21 @@ class Store:
             "SELECT id FROM orders WHERE account_id=? ORDER BY created", (account_id,))
         return [r[0] for r in rows]
 
+    def orders_replacing(self, cert_id: str) -> list[Order]:
+        """Orders that named certificate ``cert_id`` in ``replaces``, oldest first."""
+        return self._all(self._ORD + " WHERE replaces_cert=? ORDER BY created", (cert_id,),
+                         self._order_row)
+
     def create_order(self, order: Order, authzs: list[Authz],
                      challenges: list[Challenge], now: float) -> None:
         with self.tx() as c:
-            c.execute("INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            c.execute("INSERT INTO orders (id, account_id, status, expires, identifiers, error, "
+                      "cert_id, base_url, auto_renewal, star_token, created, profile, "
+                      "replaces, replaces_cert) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (order.id, order.account_id, order.status, order.expires,
                        _dumps(order.identifiers), _dumps(order.error), order.cert_id,
-                       order.base_url, _dumps(order.auto_renewal), order.star_token, now))
+                       order.base_url, _dumps(order.auto_renewal), order.star_token, now,
+                       order.profile, order.replaces, order.replaces_cert))
             c.executemany("INSERT INTO authzs VALUES (?,?,?,?,?,?,?,?)",
                           [(a.id, a.account_id, a.order_id, a.identifier, int(a.wildcard),
                             a.status, a.expires, a.method) for a in authzs])
