@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from star_ca.profiles import Profiles, parse_profiles
+
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096")
 
 
@@ -31,6 +33,9 @@ class Config:
     base_url: str | None = None
     tls_names: tuple[str, ...] = field(default_factory=tuple)
     allow_certificate_get: bool = True
+    profiles: Profiles = Profiles()
+    star: bool = True
+    ari: bool = True
     dns_timeout: float = 5.0
     http01_timeout: float = 10.0
 
@@ -57,6 +62,11 @@ def parse_hostport(value: str, default_port: int | None = None) -> tuple[str, in
 
 def _split(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """An on/off environment variable: set and not ``0``/``false`` means on."""
+    return env.get(name, "") not in ("", "0", "false")
 
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -94,8 +104,19 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                    help="extra DNS name/IP for the serving certificate; repeatable "
                         "(STAR_CA_TLS_NAMES, comma-separated)")
     s.add_argument("--no-certificate-get", action="store_true",
-                   default=e("STAR_CA_NO_CERTIFICATE_GET", "") not in ("", "0", "false"),
+                   default=_switch(env, "STAR_CA_NO_CERTIFICATE_GET"),
                    help="do not offer unauthenticated star-certificate GET")
+    s.add_argument("--profile", action="append", default=None, metavar="NAME=SECONDS",
+                   help="offer ACME profile NAME whose certificates are valid SECONDS (or "
+                        "30m, 160h, 45d); repeatable (STAR_CA_PROFILES, comma-separated)")
+    s.add_argument("--default-profile", default=e("STAR_CA_DEFAULT_PROFILE"),
+                   help="profile of orders that name none; default: the first "
+                        "(STAR_CA_DEFAULT_PROFILE)")
+    s.add_argument("--no-star", action="store_true", default=_switch(env, "STAR_CA_NO_STAR"),
+                   help="act as an RFC 8555 CA: no auto-renewal in the directory, "
+                        "auto-renewal in newOrder ignored (STAR_CA_NO_STAR)")
+    s.add_argument("--no-ari", action="store_true", default=_switch(env, "STAR_CA_NO_ARI"),
+                   help="do not offer ACME Renewal Information, RFC 9773 (STAR_CA_NO_ARI)")
     return p
 
 
@@ -108,6 +129,8 @@ def config_from_args(argv: Sequence[str] | None = None,
     try:
         host, port = parse_hostport(args.listen)
         dns = parse_hostport(args.dns_server, 53) if args.dns_server else None
+        profiles = parse_profiles(args.profile or _split(env.get("STAR_CA_PROFILES")),
+                                  args.default_profile)
     except ValueError as exc:
         parser.error(str(exc))
     caa = args.caa_identity or _split(env.get("STAR_CA_CAA_IDENTITIES")) or ["star-ca.test"]
@@ -121,4 +144,5 @@ def config_from_args(argv: Sequence[str] | None = None,
         min_lifetime=args.min_lifetime, max_duration=args.max_duration,
         lifetime_adjust=args.lifetime_adjust, key_type=args.key_type,
         base_url=args.base_url.rstrip("/") if args.base_url else None,
-        tls_names=tuple(tls), allow_certificate_get=not args.no_certificate_get)
+        tls_names=tuple(tls), allow_certificate_get=not args.no_certificate_get,
+        profiles=profiles, star=not args.no_star, ari=not args.no_ari)

@@ -47,6 +47,19 @@ def _fail(s: Services, order: Order, err: AcmeError) -> AcmeError:
     return err
 
 
+def plain_validity(s: Services, order: Order) -> int:
+    """Validity of an ordinary certificate: its order's profile's, or 90 days without
+    profiles. A profile dropped from the configuration since the order was placed fails the
+    order rather than silently giving it another lifetime."""
+    if order.profile is None:
+        return CERT_VALIDITY
+    validity = s.config.profiles.validity(order.profile)
+    if validity is None:
+        raise _fail(s, order, AcmeError("invalidProfile", f"profile {order.profile!r} is no "
+                                        "longer offered by this CA; place a new order"))
+    return validity
+
+
 async def complete_order(s: Services, order: Order, csr: x509.CertificateSigningRequest,
                          csr_der: bytes) -> Order:
     """Issue for an order in ``processing``: ``valid`` with its (first) certificate, or
@@ -69,7 +82,8 @@ async def complete_order(s: Services, order: Order, csr: x509.CertificateSigning
         s.store.finish_order(order, cert, series)
         s.scheduler.wake()
     else:
-        issued = s.issuer.issue(csr.public_key(), order.identifiers, now, now + CERT_VALIDITY)
+        issued = s.issuer.issue(csr.public_key(), order.identifiers, now,
+                                now + plain_validity(s, order))
         cert = CertRow(new_id(), issued.serial, order.id, order.account_id, 0,
                        issued.chain_pem, issued.not_before, issued.not_after, None)
         order.status, order.cert_id = "valid", cert.id

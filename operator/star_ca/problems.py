@@ -1,4 +1,4 @@
-"""RFC 7807 problem documents with RFC 8555 / RFC 8739 error types.
+"""RFC 7807 problem documents with RFC 8555 / RFC 8739 / RFC 9773 / ACME profiles error types.
 
 Shared by the front end (request errors), the validation authority (challenge and CAA errors
 stored in authorizations and orders) and the scheduler (a stopped STAR series).
@@ -19,6 +19,7 @@ STATUS = {
     "unsupportedContact": 400, "unsupportedIdentifier": 400, "userActionRequired": 403,
     "autoRenewalCanceled": 403, "autoRenewalExpired": 403,
     "autoRenewalCancellationInvalid": 400, "autoRenewalRevocationNotSupported": 403,
+    "invalidProfile": 400, "alreadyReplaced": 409,
 }
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from star_ca.problems import AcmeError
 from star_ca.services import Services
-from star_ca.wfe import accounts, certs, orders, urls
+from star_ca.wfe import accounts, certs, orders, renewal_info, urls
 from star_ca.wfe.responses import json_response, problem_response
 
 log = logging.getLogger(__name__)
@@ -49,17 +49,26 @@ async def acme_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def directory(request: web.Request) -> web.Response:
+    """What this CA offers: STAR (``meta.auto-renewal``), profiles (``meta.profiles``) and ARI
+    (``renewalInfo``) each appear only when enabled, which is how clients detect them."""
     base, cfg = urls.base_url(request), urls.svc(request).config
     meta: dict[str, Any] = {
         "caaIdentities": list(cfg.caa_identities),
         "externalAccountRequired": False,
-        "auto-renewal": {"min-lifetime": cfg.min_lifetime, "max-duration": cfg.max_duration,
-                         "allow-certificate-get": cfg.allow_certificate_get},
     }
-    return json_response({
+    if cfg.star:
+        meta["auto-renewal"] = {"min-lifetime": cfg.min_lifetime,
+                                "max-duration": cfg.max_duration,
+                                "allow-certificate-get": cfg.allow_certificate_get}
+    if cfg.profiles.offered:
+        meta["profiles"] = cfg.profiles.directory_meta()
+    doc: dict[str, Any] = {
         "newNonce": base + urls.NEW_NONCE, "newAccount": base + urls.NEW_ACCOUNT,
         "newOrder": base + urls.NEW_ORDER, "revokeCert": base + urls.REVOKE_CERT,
-        "keyChange": base + urls.KEY_CHANGE, "meta": meta})
+        "keyChange": base + urls.KEY_CHANGE, "meta": meta}
+    if cfg.ari:
+        doc["renewalInfo"] = base + urls.RENEWAL_INFO
+    return json_response(doc)
 
 
 async def new_nonce(request: web.Request) -> web.Response:
@@ -87,4 +96,6 @@ def make_app(services: Services) -> web.Application:
     r.add_post(urls.REVOKE_CERT, certs.revoke_cert)
     r.add_post(urls.STAR_CERT + "{token}", certs.star_certificate)
     r.add_get(urls.STAR_CERT + "{token}", certs.star_certificate)  # HEAD included
+    if services.config.ari:
+        r.add_get(urls.RENEWAL_INFO + "/{cert_id}", renewal_info.renewal_info)
     return app

@@ -1,10 +1,11 @@
 """Orders, authorizations, challenges and finalize (RFC 8555 §7.4-7.5), with the RFC 8739
-additions: ``auto-renewal`` in newOrder and cancellation by POST to the order URL."""
+additions (``auto-renewal`` in newOrder, cancellation by POST to the order URL), ACME profiles
+(``profile``) and RFC 9773 ``replaces``."""
 from __future__ import annotations
 
 import secrets
 import time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import josepy as jose
 from aiohttp import web
@@ -14,9 +15,12 @@ from star_ca.db import Account, Authz, Challenge, Order
 from star_ca.issuance import complete_order
 from star_ca.lifecycle import ORDER_TTL, new_id, refresh_order
 from star_ca.problems import AcmeError
+from star_ca.profiles import ProfileError
+from star_ca.services import Services
 from star_ca.star.autorenewal import AutoRenewalError, Limits, parse_auto_renewal
 from star_ca.wfe import urls
 from star_ca.wfe.identifiers import parse_identifiers
+from star_ca.wfe.renewal_info import replaced_certificate
 from star_ca.wfe.render import authz_json, challenge_json, order_json
 from star_ca.wfe.request import require_account, verify_request
 from star_ca.wfe.responses import json_response
@@ -51,6 +55,37 @@ def _owned_authz(request: web.Request, acc: Account, authz_id: str) -> Authz:
     return _owned(urls.svc(request).store.authz(authz_id), acc, "authorization")
 
 
+def _auto_renewal(s: Services, payload: dict[str, Any], now: float) -> dict[str, Any] | None:
+    """The echoed auto-renewal object, or None for an ordinary order. With STAR off the
+    field is unknown to the CA and ignored, as an RFC 8555 CA would."""
+    dated = "notBefore" in payload or "notAfter" in payload
+    if not s.config.star or "auto-renewal" not in payload:
+        if dated:
+            raise AcmeError("malformed", "this CA does not support notBefore/notAfter in orders")
+        return None
+    if dated:
+        raise AcmeError("malformed", "notBefore/notAfter must not be combined with "
+                                     "auto-renewal (RFC 8739 §3.1.1)")
+    cfg = s.config
+    limits = Limits(cfg.min_lifetime, cfg.max_duration, cfg.lifetime_adjust,
+                    cfg.allow_certificate_get)
+    try:
+        return parse_auto_renewal(payload["auto-renewal"], limits, now)
+    except AutoRenewalError as exc:
+        raise AcmeError("malformed", str(exc)) from None
+
+
+def _profile(s: Services, payload: dict[str, Any]) -> str | None:
+    """The profile the order gets (draft-ietf-acme-profiles): named, or the default."""
+    requested = payload.get("profile")
+    if requested is not None and not isinstance(requested, str):
+        raise AcmeError("malformed", "profile must be a string")
+    try:
+        return s.config.profiles.choose(requested)
+    except ProfileError as exc:
+        raise AcmeError("invalidProfile", str(exc)) from None
+
+
 async def new_order(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
@@ -58,22 +93,14 @@ async def new_order(request: web.Request) -> web.Response:
     s = urls.svc(request)
     identifiers = parse_identifiers(payload.get("identifiers"))
     now = time.time()
-    auto_renewal = None
-    if "auto-renewal" in payload:
-        if "notBefore" in payload or "notAfter" in payload:
-            raise AcmeError("malformed", "notBefore/notAfter must not be combined with "
-                                         "auto-renewal (RFC 8739 §3.1.1)")
-        cfg = s.config
-        limits = Limits(cfg.min_lifetime, cfg.max_duration, cfg.lifetime_adjust,
-                        cfg.allow_certificate_get)
-        try:
-            auto_renewal = parse_auto_renewal(payload["auto-renewal"], limits, now)
-        except AutoRenewalError as exc:
-            raise AcmeError("malformed", str(exc)) from None
-    elif "notBefore" in payload or "notAfter" in payload:
-        raise AcmeError("malformed", "this CA does not support notBefore/notAfter in orders")
+    auto_renewal = _auto_renewal(s, payload, now)
+    profile = _profile(s, payload)
     order = Order(new_id(), acc.id, "pending", now + ORDER_TTL, identifiers, None, None,
-                  urls.base_url(request), auto_renewal, None)
+                  urls.base_url(request), auto_renewal, None, profile)
+    if s.config.ari and "replaces" in payload:  # without ARI the field is unknown: ignored
+        order.replaces, replaced = replaced_certificate(s, acc, payload["replaces"],
+                                                        identifiers)
+        order.replaces_cert = replaced.id
     authzs, challenges = [], []
     for ident in identifiers:
         wildcard = ident.startswith("*.")

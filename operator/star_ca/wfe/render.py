@@ -1,4 +1,5 @@
-"""JSON representations of ACME resources (RFC 8555 §7.1, RFC 8739 §3.1)."""
+"""JSON representations of ACME resources (RFC 8555 §7.1, RFC 8739 §3.1, with the order's
+``profile`` and RFC 9773 ``replaces``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -25,6 +26,10 @@ def order_json(base: str, store: Store, order: Order) -> dict[str, Any]:
     }
     if order.error:
         doc["error"] = order.error
+    if order.profile is not None:
+        doc["profile"] = order.profile
+    if order.replaces is not None:
+        doc["replaces"] = order.replaces
     if order.auto_renewal is not None:
         doc["auto-renewal"] = order.auto_renewal
         if order.star_token:

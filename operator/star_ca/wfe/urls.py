@@ -18,6 +18,7 @@ AUTHZ = "/acme/authz/"
 CHALLENGE = "/acme/chall/"
 CERT = "/acme/cert/"
 STAR_CERT = "/acme/star/"
+RENEWAL_INFO = "/acme/renewal-info"  # + "/{certID}" (RFC 9773 §4)
 
 
 def svc(request: web.Request) -> Services:
