@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from star_devenv.processes import StartupError, free_port, spawn, stop_pid, wait_until
 
@@ -34,7 +35,13 @@ class LocalCA:
                  max_duration: int = 31536000, lifetime_adjust: int = 0,
                  caa_identities: Sequence[str] = ("star-ca.test",),
                  extra_args: Sequence[str] = (), start_timeout: float = 30.0,
-                 port: int | None = None) -> None:
+                 port: int | None = None,
+                 profiles: Mapping[str, int] = MappingProxyType({}),
+                 default_profile: str | None = None, star: bool = True,
+                 ari: bool = True) -> None:
+        """``profiles`` (name -> certificate validity in s), ``default_profile``, ``star``
+        and ``ari`` are the CA's --profile, --default-profile, --no-star and --no-ari: with
+        STAR and ARI off and a short profile it plays a public CA such as Let's Encrypt."""
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="star-ca-"))
         self.port = port or free_port()
@@ -43,6 +50,8 @@ class LocalCA:
         self.min_lifetime, self.max_duration = min_lifetime, max_duration
         self.lifetime_adjust, self.caa_identities = lifetime_adjust, tuple(caa_identities)
         self.extra_args, self.start_timeout = tuple(extra_args), start_timeout
+        self.profiles, self.default_profile = dict(profiles), default_profile
+        self.star, self.ari = star, ari
         self.log_path = self.data_dir / "star-ca.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -73,6 +82,12 @@ class LocalCA:
             args += ["--http01-port", str(self.http01_port)]
         for ident in self.caa_identities:
             args += ["--caa-identity", ident]
+        for name, seconds in self.profiles.items():
+            args += ["--profile", f"{name}={seconds}"]
+        if self.default_profile:
+            args += ["--default-profile", self.default_profile]
+        args += [] if self.star else ["--no-star"]
+        args += [] if self.ari else ["--no-ari"]
         return args + list(self.extra_args)
 
     def ssl_context(self) -> ssl.SSLContext:
