@@ -205,6 +205,18 @@ class Client:
                           what=f"authorization {authz_url}")
             assert status == "valid", self.get(authz_url)
 
+    def ready_order(self, names: list[str], kind: str, present: Callable[[str, str, str], None],
+                    auto_renewal: dict[str, Any] | None = None,
+                    **extra: Any) -> tuple[str, dict[str, Any]]:
+        """A new order with every authorization answered, once it is ready:
+        (order URL, the newOrder answer)."""
+        r = self.new_order(names, auto_renewal, **extra)
+        assert r.status_code == 201, r.text
+        order_url = r.headers["Location"]
+        self.authorize(r.json(), kind, present)
+        wait(lambda: self.get(order_url)["status"] == "ready", what="order ready")
+        return order_url, dict(r.json())
+
     def finalize(self, order_url: str, csr_der: bytes) -> requests.Response:
         order = self.get(order_url)
         return self.post(order["finalize"], {"csr": jose.encode_b64jose(csr_der)})

@@ -16,12 +16,7 @@ ERR = "urn:ietf:params:acme:error:"
 
 def _ready_order(client: Client, names: list[str], kind: str,
                  present: Callable[[str, str, str], None]) -> str:
-    r = client.new_order(names)
-    assert r.status_code == 201, r.text
-    order_url = r.headers["Location"]
-    client.authorize(r.json(), kind, present)
-    wait(lambda: client.get(order_url)["status"] == "ready", what="order ready")
-    return order_url
+    return client.ready_order(names, kind, present)[0]
 
 
 def test_http01_issuance_and_download(ca: Any, client: Client, host: Callable[[str], str],

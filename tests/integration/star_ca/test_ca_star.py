@@ -27,11 +27,7 @@ def star_order(client: Client, present: Any, lifetime: int, duration: int,
     names = [unique("star")]
     ar = {"end-date": rfc3339(time.time() + duration), "lifetime": lifetime,
           "allow-certificate-get": True, **extra}
-    r = client.new_order(names, ar)
-    assert r.status_code == 201, r.text
-    order_url = r.headers["Location"]
-    client.authorize(r.json(), "dns-01", present)
-    wait(lambda: client.get(order_url)["status"] == "ready", what="order ready")
+    order_url, _ = client.ready_order(names, "dns-01", present, ar)
     csr, key = make_csr(names)
     fin = client.finalize(order_url, csr)
     assert fin.status_code == 200, fin.text
