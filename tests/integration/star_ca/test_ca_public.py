@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import josepy as jose
@@ -188,3 +189,23 @@ def test_no_star_is_an_rfc8555_ca(rfc8555_ca: LocalCA, http01_present: Any,
     assert "auto-renewal" not in order and "star-certificate" not in order
     assert order["status"] == "valid" and "certificate" in order
     assert lifetime(leaf) == CLASSIC  # no profiles: the CA's ordinary 90 days
+
+
+def test_replacement_survives_a_restart(tmp_path: Path, dns_server: Any, http01: Any,
+                                        http01_present: Any,
+                                        host: Callable[[str], str]) -> None:
+    with LocalCA(data_dir=tmp_path / "ca", dns_server=dns_server.server,
+                 http01_port=http01.port, profiles={"short": 6}) as own_ca:
+        client = Client(own_ca.directory_url, str(own_ca.root_pem_path))
+        assert client.register().status_code == 201
+        name = host("restart")
+        _, leaf = issue(client, [name], http01_present)
+        cid = ari_cert_id(leaf)
+        replacing = client.new_order([name], replaces=cid)
+        assert replacing.status_code == 201, replacing.text
+        own_ca.kill()
+        own_ca.start()
+        assert client.get(replacing.headers["Location"])["replaces"] == cid
+        again = client.new_order([name], replaces=cid)
+        assert again.status_code == 409 and again.json()["type"] == ERR + "alreadyReplaced"
+        assert renewal_info(client, cid).status_code == 200
