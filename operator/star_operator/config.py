@@ -43,6 +43,13 @@ class Config:
     issuance_timeout: float = 300.0
     #: Clock skew tolerated when checking a certificate's validity window (seconds).
     clock_skew: float = 5.0
+    #: Emulated STAR series without ARI: the next certificate is ordered at this share of the
+    #: current one's lifetime, spread uniformly over ``series_spread`` of a lifetime around it.
+    series_fraction: float = 2 / 3
+    series_spread: float = 0.1
+    #: Bounds for re-asking a CA's ARI window (its Retry-After is clamped into them; seconds).
+    ari_recheck_min: float = 60.0
+    ari_recheck_max: float = 86400.0
     #: StarOrder reconciliations (issuance steps, resume) running at once; the rest queue.
     max_concurrent_issuances: int = 50
 
@@ -75,6 +82,11 @@ class Config:
             raise ConfigurationError(f"{PREFIX}POLL_MIN must not exceed {PREFIX}POLL_MAX")
         if self.backoff_min > self.backoff_max:
             raise ConfigurationError(f"{PREFIX}BACKOFF_MIN must not exceed {PREFIX}BACKOFF_MAX")
+        if not 0 < self.series_fraction < 1 or not 0 <= self.series_spread < 2 * min(
+                self.series_fraction, 1 - self.series_fraction):
+            raise ConfigurationError(f"{PREFIX}SERIES_FRACTION must lie in (0, 1) with "
+                                     f"{PREFIX}SERIES_SPREAD keeping the moment inside the "
+                                     "lifetime")
         if self.max_concurrent_issuances < 1:
             raise ConfigurationError(f"{PREFIX}MAX_CONCURRENT_ISSUANCES must be at least 1")
         if not 0 <= self.metrics_port <= 65535:

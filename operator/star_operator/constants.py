@@ -28,6 +28,12 @@ ANNOTATION_PREFIX: Final = GROUP
 #: without cancelling the STAR order at the CA.
 FORCE_DELETE_ANNOTATION: Final = f"{GROUP}/force-delete"
 
+#: Set (to any new value, e.g. a timestamp) to have an emulated STAR series order its next
+#: certificate now, like ``cmctl renew``; the value last acted on is ``status.series.renewRequest``.
+#: Not under ``star.operator.dev/``: kopf leaves annotations with its own prefix out of the
+#: changes it reacts to, so a change there would never wake the series.
+RENEW_ANNOTATION: Final = f"renew.{GROUP}/requested-at"
+
 #: Marks Secrets the operator manages; a pre-existing Secret without it is never overwritten.
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "star-operator"

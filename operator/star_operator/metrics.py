@@ -35,6 +35,15 @@ fetch_errors = Counter(f"{NS}_certificate_fetch_errors_total",
                        "Failed fetches or verifications", (*CERT_LABELS, "reason"))
 order_state = Gauge(f"{NS}_order_state",
                     "1 for the current phase of each StarOrder", (*CERT_LABELS, "phase"))
+series_renewals = Counter(f"{NS}_series_renewals_total",
+                          "Certificates of emulated STAR series installed after the first",
+                          CERT_LABELS)
+series_next_renewal = Gauge(f"{NS}_series_next_renewal_timestamp_seconds",
+                            "When an emulated series orders its next certificate", CERT_LABELS)
+series_renewal_lag = Histogram(f"{NS}_series_renewal_lag_seconds",
+                               "From the planned renewal moment to the new certificate in the "
+                               "Secret (emulated series)",
+                               buckets=(.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600))
 acme_latency = Histogram(f"{NS}_acme_request_duration_seconds",
                          "Latency of ACME operations issued by the operator", ("action",),
                          buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
@@ -58,9 +67,12 @@ def set_order_phase(namespace: str, name: str, phase: str, previous: str | None)
 
 
 def forget_order(namespace: str, name: str, phase: str | None) -> None:
-    """Drop a deleted order's series."""
+    """Drop a deleted order's series (an emulated series exports per-order gauges too)."""
     if phase:
         _remove(order_state, namespace, name, phase)
+    forget_certificate(namespace, name)
+    for metric in (series_renewals, series_next_renewal):
+        _remove(metric, namespace, name)
 
 
 def forget_certificate(namespace: str, name: str) -> None:

@@ -5,6 +5,7 @@ that only knows a `star-certificate` URL uses the module-level `fetch_star_certi
 Contract: docs/INTERFACES.md, section `star_operator.acme`.
 """
 
+from .ari import RenewalInfo, cert_id
 from .client import AcmeClient
 from .errors import (
     AcmeConnectionError,
@@ -30,7 +31,9 @@ __all__ = [
     "Challenge",
     "Directory",
     "Order",
+    "RenewalInfo",
     "StarFetch",
     "StarMeta",
+    "cert_id",
     "fetch_star_certificate",
 ]

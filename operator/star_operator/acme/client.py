@@ -20,7 +20,10 @@ from acme import challenges, messages
 from cryptography import x509
 from requests.utils import parse_header_links
 
+from . import ari
+from .ari import RenewalInfo
 from .errors import ERROR_PREFIX, AcmeError, AcmeProblem, AcmeProtocolError
+from .headers import parse_retry_after
 from .http import PEM_CHAIN_CONTENT_TYPE, HttpResponse
 from .models import Authorization, AutoRenewal, Directory, Order, StarFetch
 from .polling import poll_until
@@ -134,12 +137,19 @@ class AcmeClient:
     # --- orders ---------------------------------------------------------------------------
 
     async def new_order(
-        self, names: Sequence[str], auto_renewal: AutoRenewal | None = None
+        self,
+        names: Sequence[str],
+        auto_renewal: AutoRenewal | None = None,
+        *,
+        profile: str | None = None,
+        replaces: str | None = None,
     ) -> Order:
         """Place an order for DNS `names`; a STAR order when `auto_renewal` is given.
 
         Refuses a STAR order up front if the directory does not advertise `auto-renewal`,
-        since a non-STAR CA would silently issue one ordinary certificate instead.
+        since a non-STAR CA would silently issue one ordinary certificate instead. `profile`
+        names an ACME profile (`meta.profiles`); `replaces` is the ARI CertID of the
+        certificate this order succeeds (RFC 9773 §5).
         """
         directory = await self.directory()
         if auto_renewal is not None and directory.star is None:
@@ -152,6 +162,10 @@ class AcmeClient:
         payload = json.loads(messages.NewOrder(identifiers=identifiers).json_dumps())
         if auto_renewal is not None:
             payload["auto-renewal"] = auto_renewal.to_json()
+        if profile:
+            payload["profile"] = profile
+        if replaces:
+            payload["replaces"] = replaces
         resp, doc = await self.transport.post_json(directory.new_order, payload)
         if not resp.location:
             raise AcmeProtocolError(f"{directory.new_order} returned no order Location")
@@ -279,6 +293,19 @@ class AcmeClient:
             )
         resp = await self.transport.post(url, None, accept=PEM_CHAIN_CONTENT_TYPE)
         return parse_star_response(resp)
+
+    async def renewal_info(self, cert: x509.Certificate) -> RenewalInfo | None:
+        """The CA's suggested renewal window for `cert` (RFC 9773), `None` without ARI.
+
+        An unauthenticated GET; `Retry-After` says when the window is worth asking for again.
+        """
+        directory = await self.directory()
+        if not directory.renewal_info:
+            return None
+        url = f"{directory.renewal_info.rstrip('/')}/{ari.cert_id(cert)}"
+        resp = await self.transport.get(url)
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"), resp.received_at)
+        return RenewalInfo.from_json(url, resp.json(), retry_after)
 
     # --- termination ----------------------------------------------------------------------
 

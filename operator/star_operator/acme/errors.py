@@ -66,8 +66,11 @@ class AcmeProblem(AcmeError):
         identifier: Mapping[str, Any] | None = None,
         subproblems: tuple["AcmeProblem", ...] = (),
         url: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.type = type
+        #: Seconds from the answer's `Retry-After` (rateLimited, 429, 503), if it had one.
+        self.retry_after = retry_after
         self.detail = detail
         self.status = status
         self.title = title

@@ -17,7 +17,9 @@ from typing import Any, Mapping
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from .errors import AcmeConnectionError, AcmeProtocolError, AcmeTlsError, problem_from_body
+from .errors import (AcmeConnectionError, AcmeProblem, AcmeProtocolError, AcmeTlsError,
+                     problem_from_body)
+from .headers import parse_retry_after
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 USER_AGENT = "star-operator-acme/0.1"
@@ -51,10 +53,17 @@ class HttpResponse:
         except ValueError as exc:
             raise AcmeProtocolError(f"{self.url} returned non-JSON body: {exc}") from exc
 
+    def problem(self) -> AcmeProblem:
+        """The error answer as an `AcmeProblem`, with its `Retry-After` (rate limits, 503)."""
+        problem = problem_from_body(self.status, self.body, self.url)
+        problem.retry_after = parse_retry_after(self.headers.get("Retry-After"),
+                                                self.received_at)
+        return problem
+
     def raise_for_problem(self) -> None:
         """Raise the server's `AcmeProblem` for any non-2xx answer."""
         if not self.ok:
-            raise problem_from_body(self.status, self.body, self.url)
+            raise self.problem()
 
 
 async def send(

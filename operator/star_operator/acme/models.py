@@ -54,6 +54,10 @@ class Directory:
     key_change: str | None
     star: StarMeta | None
     raw: Mapping[str, Any]
+    #: ACME profiles (draft-ietf-acme-profiles, `meta.profiles`): name -> description.
+    profiles: Mapping[str, str] = field(default_factory=dict)
+    #: The ARI endpoint (RFC 9773 `renewalInfo`), if the CA offers one.
+    renewal_info: str | None = None
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "Directory":
@@ -70,6 +74,8 @@ class Directory:
                 max_duration=int(ar.get("max-duration", 0)),
                 allow_certificate_get=bool(ar.get("allow-certificate-get", False)),
             )
+        profiles = meta.get("profiles")
+        renewal_info = doc.get("renewalInfo")
         return cls(
             new_nonce=doc["newNonce"],
             new_account=doc["newAccount"],
@@ -78,6 +84,9 @@ class Directory:
             key_change=doc.get("keyChange"),
             star=star,
             raw=dict(doc),
+            profiles={str(k): str(v) for k, v in profiles.items()}
+            if isinstance(profiles, Mapping) else {},
+            renewal_info=renewal_info if isinstance(renewal_info, str) else None,
         )
 
 

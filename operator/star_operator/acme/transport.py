@@ -166,7 +166,7 @@ class JwsTransport:
             self.nonces.harvest(resp)
             if resp.ok:
                 return resp
-            problem = problem_from_body(resp.status, resp.body, url)
+            problem = resp.problem()
             if problem.short_type == BAD_NONCE and attempt < self.max_nonce_retries:
                 attempt += 1
                 log.debug("badNonce from %s, retry %d/%d", url, attempt, self.max_nonce_retries)

@@ -9,7 +9,7 @@ import kopf
 from star_operator import acme, conditions, config, events, k8s
 from star_operator import constants as c
 from star_operator.handlers import transient
-from star_operator.ordering import accounts, failures
+from star_operator.ordering import accounts, capabilities, failures
 from star_operator.ordering.templates import TemplateSpecError, parse_template
 
 
@@ -32,7 +32,8 @@ async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
 @kopf.on.create(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
 @kopf.on.update(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
 async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) -> None:
-    """Template valid → account key Secret present → account registered at a STAR CA."""
+    """Template valid → account key Secret present → account registered → CA capabilities
+    (native STAR or emulated; the profile checked against ``meta.profiles``)."""
     cfg = config.get()
     delay = min(cfg.backoff_max, max(cfg.backoff_min, 2.0 ** min(retry, 10)))
     with transient.retried_later(delay):
@@ -61,17 +62,25 @@ async def _reconcile(body: kopf.Body, delay: float, logger: kopf.Logger) -> None
     except ValueError as exc:
         await _report(body, False, "CAUnreachable", str(exc), event="Warning")
         raise kopf.TemporaryError(str(exc), delay=delay) from exc
-    if directory.star is None:
-        await _report(body, False, "CANotStarCapable",
-                      f"{policy.directory_url} does not advertise meta.auto-renewal (RFC 8739)",
-                      event="Warning")
-        raise kopf.TemporaryError("CA lacks STAR", delay=max(delay, 60.0))
-    star = {"minLifetime": directory.star.min_lifetime,
-            "maxDuration": directory.star.max_duration,
-            "allowCertificateGet": directory.star.allow_certificate_get}
+    caps = capabilities.Capabilities.of(directory)
+    problem = capabilities.profile_problem(policy.profile, caps)
+    if problem:
+        await _report(body, False, "InvalidProfile", problem, event="Warning",
+                      capabilities=caps.to_status())
+        raise kopf.TemporaryError(problem, delay=max(delay, 60.0))
+    star = None
+    if directory.star is not None:
+        star = {"minLifetime": directory.star.min_lifetime,
+                "maxDuration": directory.star.max_duration,
+                "allowCertificateGet": directory.star.allow_certificate_get}
+    path = ("native STAR (RFC 8739)" if caps.native_star else
+            "emulated STAR series: one ordinary order per certificate"
+            + (f", profile {policy.profile!r}" if policy.profile else "")
+            + (", renewals timed by ARI" if caps.ari else ""))
     await _report(body, True, "AccountRegistered", f"ACME account {client.account_url} at "
-                                                    f"{policy.directory_url}",
-                  accountURL=client.account_url, autoRenewal=star)
+                                                    f"{policy.directory_url}; {path}",
+                  accountURL=client.account_url, autoRenewal=star,
+                  capabilities=caps.to_status())
     logger.info("CsrTemplate ready, account %s", client.account_url)
 
 

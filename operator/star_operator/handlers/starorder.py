@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import kopf
@@ -12,6 +13,9 @@ from star_operator.handlers import transient
 from star_operator import constants as c
 from star_operator.ordering import cancel, issuance
 from star_operator.ordering.status import StatusRecorder
+from star_operator.renewal import schedule
+from star_operator.series import loop as series_loop
+from star_operator.series.timing import SeriesTiming
 
 
 def _job(body: kopf.Body, retry: int, logger: kopf.Logger) -> issuance.OrderJob:
@@ -54,3 +58,29 @@ async def cancel_on_delete(body: kopf.Body, retry: int, logger: kopf.Logger, **_
             await cancel.finalize_deletion(job, config.get().delete_backoff_max)
     except issuance.Retry as exc:
         raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
+
+
+def _emulated(status: kopf.Status, **_: Any) -> bool:
+    return series_loop.is_emulated_and_valid(status)
+
+
+@kopf.daemon(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="emulated-series", when=_emulated,
+             cancellation_timeout=10.0)
+async def emulated_series(body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger,
+                          **_: Any) -> None:
+    """An emulated STAR series: order each next certificate at its moment (series.loop)."""
+    cfg = config.get()
+    context_for = functools.partial(series_loop.template_context,
+                                    series_timing=SeriesTiming.from_config(cfg),
+                                    clock_skew=cfg.clock_skew, stopped=stopped)
+    worker = series_loop.SeriesLoop(_job(body, 0, logger), body, context_for=context_for,
+                                    backoff_timing=schedule.Timing.from_config(cfg))
+    await worker.run(stopped)
+
+
+@kopf.on.field(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="renew-requested",
+               field=["metadata", "annotations", c.RENEW_ANNOTATION])
+async def renew_requested(namespace: str, name: str, **_: Any) -> None:
+    """``kubectl annotate starorder X renew.star.operator.dev/requested-at=$(date +%s)``:
+    order the next certificate of an emulated series now."""
+    series_loop.wake(namespace, name)

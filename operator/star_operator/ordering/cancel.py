@@ -14,8 +14,9 @@ from typing import Any
 
 from star_operator import acme, k8s, metrics
 from star_operator import constants as c
-from star_operator.ordering import accounts, ca_access, status as st
+from star_operator.ordering import accounts, ca_access, capabilities, status as st
 from star_operator.ordering.issuance import OrderJob, Retry, policy_of
+from star_operator.series import revocation
 
 #: Order states in which the CA will never issue again, so there is nothing to cancel.
 DEAD_STATES = frozenset({"invalid", "canceled", "expired", "deactivated", "revoked"})
@@ -62,29 +63,53 @@ async def _cancel_at_ca(job: OrderJob, order_url: str) -> str:
     return order.status
 
 
+async def _end_series(job: OrderJob) -> str:
+    """An emulated series: nothing more is ordered (its daemon has stopped); revoke what is
+    out unless ``revokeOnDelete: false``. Returns what happened, for the Event."""
+    series = dict(job.recorder.get("series") or {})
+    if not revocation.revoke_on_delete(job.spec):
+        return (f"not revoked (revokeOnDelete: false); serial {series.get('serial')} stays "
+                f"valid until {series.get('notAfter')}")
+    if not series.get("revoked"):
+        client = await _client(job)
+        serials = await revocation.revoke_series(client, series)
+        await job.recorder.record(series={"revoked": serials or True})
+    return f"revoked at the CA (cessationOfOperation): serial {series.get('serial')}"
+
+
 async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:
     """Cancel (or force), then apply ``spec.secretPolicy``; raise :class:`Retry` on failure."""
     rec = job.recorder
     order_url = rec.get("orderURL")
     if force_requested(job.body):
         if order_url and rec.get("orderState") not in DEAD_STATES:
+            consequence = ("no further certificate is ordered, but the current one was NOT "
+                           "revoked" if rec.get("mode") == capabilities.EMULATED else
+                           "was NOT canceled at the CA; its certificates keep being issued "
+                           "until its end-date")
             rec.post_event("Warning", "ForceDeleted",
-                           f"{c.FORCE_DELETE_ANNOTATION} set: STAR order {order_url} was NOT "
-                           "canceled at the CA; its certificates keep being issued until "
-                           "its end-date")
+                           f"{c.FORCE_DELETE_ANNOTATION} set: STAR order {order_url}: "
+                           f"{consequence}")
     elif order_url and rec.get("orderState") not in DEAD_STATES:
+        emulated = rec.get("mode") == capabilities.EMULATED
         try:
-            state = await _cancel_at_ca(job, order_url)
+            state = await (_end_series(job) if emulated else _cancel_at_ca(job, order_url))
         except (acme.AcmeError, accounts.CaSettingsError, k8s.ApiError, OSError, Retry) as exc:
             attempts = int(rec.get("cancelAttempts") or 0) + 1
             delay = min(delay_cap, float(2 ** min(attempts - 1, 10)))
-            message = (f"cannot cancel STAR order {order_url} at the CA (attempt {attempts}, "
+            what = "revoke the certificates of" if emulated else "cancel"
+            message = (f"cannot {what} STAR order {order_url} at the CA (attempt {attempts}, "
                        f"retrying in {delay:.0f}s): {exc}. Set annotation "
                        f"{c.FORCE_DELETE_ANNOTATION}=\"true\" to delete without canceling.")
-            await rec.ready(False, "CancelFailed", message, event="Warning",
+            await rec.ready(False, "RevokeFailed" if emulated else "CancelFailed", message,
+                            event="Warning",
                             phase=st.CANCELING, cancelAttempts=attempts, lastError=str(exc))
             raise Retry(message, delay) from exc
-        rec.post_event("Normal", "Canceled", f"STAR order {order_url} is {state} at the CA")
+        if emulated:
+            rec.post_event("Normal", "SeriesEnded", f"emulated STAR series ended, no further "
+                                                    f"order; {state}")
+        else:
+            rec.post_event("Normal", "Canceled", f"STAR order {order_url} is {state} at the CA")
     if (job.spec.get("secretPolicy") or "Retain") == "Delete":
         await k8s.delete_secret(job.namespace, job.spec["secretName"])
     metrics.forget_order(job.namespace, job.name, rec.phase)

@@ -29,10 +29,13 @@ from star_operator import constants as c
 from star_operator.csr_template import TemplateRequestError, Violation, check_csr
 from star_operator.csr_template import generate_key_and_csr
 from star_operator.dns01 import Dns01Error
-from star_operator.ordering import (accounts, adopt, ca_access, failures, readiness, request,
-                                    status as st)
+from star_operator.ordering import (accounts, adopt, ca_access, capabilities, failures,
+                                    readiness, request, status as st)
+from star_operator.ordering.progress import progress_order
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
+from star_operator.renewal.fetcher import CycleError
 from star_operator.secrets import payload, writer
+from star_operator.series import install, renewal
 
 RECHECK_DELAY = 300.0  # refusals are re-examined this often (a template may have changed)
 
@@ -174,7 +177,8 @@ def _violation_field(field: str | None) -> str:
 
 
 async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.OrderRequest,
-                      access: dict[str, Any], may_exist: bool = False) -> acme.Order:
+                      access: dict[str, Any], mode: str, profile: str | None,
+                      may_exist: bool = False) -> acme.Order:
     """Step 4: newOrder, with the order URL (and ``access``, see :mod:`.ca_access`) recorded
     before anything else can happen.
 
@@ -187,34 +191,21 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
         if found is not None:
             await job.recorder.record(orderURL=found.url, orderState=found.status,
                                       phase=st.ORDERED, accountURL=client.account_url,
-                                      caAccess=access)
+                                      caAccess=access, mode=mode)
             job.recorder.post_event("Normal", "OrderAdopted",
                                     f"continuing STAR order {found.url}, placed by an earlier "
                                     "attempt whose answer was not recorded")
             return found
-    renewal = acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
-                               start_date=req.start_date, lifetime_adjust=req.lifetime_adjust,
-                               allow_certificate_get=True)
+    renewal = None
+    if mode == capabilities.NATIVE:
+        renewal = acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
+                                   start_date=req.start_date,
+                                   lifetime_adjust=req.lifetime_adjust,
+                                   allow_certificate_get=True)
     with metrics.time_acme("new-order"):
-        order = await client.new_order(list(req.names), renewal)
+        order = await client.new_order(list(req.names), renewal, profile=profile)
     await job.recorder.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
-                              accountURL=client.account_url, caAccess=access)
-    return order
-
-
-async def progress_order(job: OrderJob, client: acme.AcmeClient, policy: TemplatePolicy,
-                         material: accounts.CaMaterial, order: acme.Order,
-                         csr: x509.CertificateSigningRequest) -> acme.Order:
-    """Step 5: whatever the recorded order still needs, from its current CA state."""
-    if order.status == "pending":
-        with metrics.time_acme("dns-01"):
-            await client.solve_authorizations(order, accounts.solver_for(policy, material))
-        order = await client.get_order(order.url)
-    if order.status == "ready":
-        with metrics.time_acme("finalize"):
-            order = await client.finalize(order, csr.public_bytes(serialization.Encoding.DER))
-    elif order.status == "processing":
-        order = await client.wait_order(order.url)
+                              accountURL=client.account_url, caAccess=access, mode=mode)
     return order
 
 
@@ -290,6 +281,8 @@ async def reconcile(job: OrderJob) -> None:
     except (ValueError, KeyError) as exc:
         await reject(job, "SpecInvalid", [Violation("spec", str(exc))])
         raise  # unreachable
+    if rec.phase == st.VALID and order_url and rec.get("mode") == capabilities.EMULATED:
+        return  # the series daemon keeps it current (star_operator.series.loop)
     if rec.phase == st.VALID and order_url:
         material = await _material(job, policy)
         cert = await ensure_certificate(job, policy, material.ca_pem, req,
@@ -302,13 +295,60 @@ async def reconcile(job: OrderJob) -> None:
     material = await _material(job, policy)
     try:
         client = await accounts.client_for(policy, material)
-        order = (await client.get_order(order_url) if order_url
-                 else await place_order(job, client, req, ca_access.record(policy), may_exist))
-        order = await progress_order(job, client, policy, material, order, csr)
+        if order_url:
+            mode = rec.get("mode") or capabilities.NATIVE
+            order = await client.get_order(order_url)
+        else:
+            mode = await _mode(job, client, policy)
+            order = await place_order(job, client, req, ca_access.record(policy), mode,
+                                      policy.profile if mode == capabilities.EMULATED else None,
+                                      may_exist)
+        order = await progress_order(client, policy, material, order, csr)
+        if mode == capabilities.EMULATED and order.status == "valid":
+            await _first_of_series(job, policy, material, client, req, order)
+            return
     except (acme.AcmeError, Dns01Error) as exc:
         await _acme_failure(job, exc)
         raise  # unreachable: _acme_failure raises
     await _settle(job, policy, material, req, order)
+
+
+async def _mode(job: OrderJob, client: acme.AcmeClient, policy: TemplatePolicy) -> str:
+    """Native STAR where the CA offers it, else the emulated series; a profile the CA does not
+    offer is refused here, before any order (the CsrTemplate says the same)."""
+    caps = capabilities.Capabilities.of(await client.directory())
+    problem = capabilities.profile_problem(policy.profile, caps)
+    if problem:
+        await job.recorder.ready(False, "InvalidProfile", problem, event="Warning")
+        raise Retry(problem, RECHECK_DELAY)
+    return caps.mode
+
+
+async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
+                           material: accounts.CaMaterial, client: acme.AcmeClient,
+                           req: request.OrderRequest, order: acme.Order) -> None:
+    """The first certificate of an emulated series: installed here, the rest by the daemon."""
+    ctx = renewal.SeriesContext(job=job, policy=policy, material=material, client=client,
+                                req=req)
+    if not order.certificate:
+        raise Retry(f"order {order.url} is valid but has no certificate URL yet", job.delay())
+    try:
+        cert = await install.install(client, order.certificate, ctx.target,
+                                     clock_skew=ctx.clock_skew)
+    except CycleError as exc:
+        await job.recorder.ready(False, exc.reason, exc.message, event="Warning",
+                                 lastError=exc.message)
+        raise Retry(exc.message, job.delay()) from exc
+    series = await renewal.settle(ctx, cert, order, renewed=False)
+    note = renewal.lifetime_note(req, cert)
+    message = (f"emulated STAR series: certificate 1 (serial {cert.serial}) in Secret "
+               f"{job.spec['secretName']}; next ordered at {series.get('renewAt') or 'never'} "
+               f"({series.get('renewBasis')})")
+    if note:
+        job.recorder.post_event("Warning", "LifetimeMismatch", note)
+        message += f"; {note}"
+    await job.recorder.ready(True, readiness.ISSUED, message, event="Normal", phase=st.VALID,
+                             lastError=None, certificateName=job.name)
 
 
 def _recorded_csr(job: OrderJob) -> x509.CertificateSigningRequest:

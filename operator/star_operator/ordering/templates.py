@@ -68,6 +68,8 @@ class TemplatePolicy:
     ca_bundle_ref: SecretRef | None
     rfc2136: Rfc2136Settings
     generation: int | None = None
+    #: The ACME profile to request (``spec.acme.profile``), checked against ``meta.profiles``.
+    profile: str | None = None
 
     def allows_namespace(self, namespace: str) -> bool:
         """Whether StarOrders in ``namespace`` may use this template."""
@@ -145,4 +147,5 @@ def parse_template(body: Mapping[str, Any], default_namespace: str) -> TemplateP
                                  "secret"),
             zone=rfc.get("zone") or None),
         generation=(body.get("metadata") or {}).get("generation"),
+        profile=acme_spec.get("profile") or None,
     )

@@ -86,17 +86,19 @@ def candidate_keys(secret: Mapping[str, Any] | None, field: str) -> list[bytes]:
     return [k for i, k in enumerate(found) if k and k not in found[:i]]
 
 
-def _verify_with_any(chain_pem: str, keys: list[bytes], inputs: CertInputs,
-                     clock_skew: float) -> tuple[VerifiedCertificate, bytes]:
+def verify_with_keys(chain_pem: str, keys: list[bytes], ca_pem: bytes, *,
+                     expected_names: tuple[str, ...], end_date: datetime.datetime | None,
+                     key_source: str, clock_skew: float) -> tuple[VerifiedCertificate, bytes]:
+    """Verify a chain against each candidate key (see :func:`candidate_keys`); the first that
+    matches wins. Any other defect stops at once: a second key would not cure it."""
     if not keys:
-        raise CycleError("KeyMissing", f"no private key in Secret {inputs.key_secret_name} "
-                                       f"({inputs.key_field!r} or {c.STAGED_KEY!r})")
+        raise CycleError("KeyMissing", f"no private key in {key_source}")
     error: VerificationError | None = None
     for key_pem in keys:
         try:
-            cert = verify_certificate(chain_pem, key_pem, inputs.ca_pem,
-                                      expected_names=inputs.expected_names or None,
-                                      end_date=inputs.end_date, clock_skew=clock_skew)
+            cert = verify_certificate(chain_pem, key_pem, ca_pem,
+                                      expected_names=expected_names or None,
+                                      end_date=end_date, clock_skew=clock_skew)
             return cert, key_pem
         except VerificationError as exc:
             error = exc
@@ -125,9 +127,11 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
         return CycleResult(certificate=installed.certificate, fetched=fetched,
                            secret_changed=False)
     key_secret = await k8s.get_secret(namespace, inputs.key_secret_name)
-    cert, key_pem = _verify_with_any(fetched.chain_pem, candidate_keys(key_secret,
-                                                                       inputs.key_field),
-                                     inputs, clock_skew)
+    cert, key_pem = verify_with_keys(
+        fetched.chain_pem, candidate_keys(key_secret, inputs.key_field), inputs.ca_pem,
+        expected_names=inputs.expected_names, end_date=inputs.end_date, clock_skew=clock_skew,
+        key_source=f"Secret {inputs.key_secret_name} ({inputs.key_field!r} or "
+                   f"{c.STAGED_KEY!r})")
     material = payload.TlsMaterial(chain_pem=pem.dump_chain(cert.chain), key_pem=key_pem,
                                    ca_pem=inputs.ca_pem)
     who = payload.SecretIdentity(certificate_name=name, issuer_name=inputs.issuer_name,

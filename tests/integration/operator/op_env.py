@@ -89,7 +89,8 @@ def b64(text: str | bytes) -> str:
 
 def csr_template_manifest(name: str, dns: Any, namespaces: list[str], *, directory_url: str,
                           account_key_ref: dict[str, str], ca_bundle_ref: dict[str, str],
-                          tsig_secret_ref: dict[str, str]) -> dict[str, Any]:
+                          tsig_secret_ref: dict[str, str],
+                          profile: str | None = None) -> dict[str, Any]:
     """A CsrTemplate for ``dns``'s zone (P-256 keys, one mandatory and two optional names,
     1 s..1 d lifetimes), reaching the CA and BIND through the given Secrets."""
     return {
@@ -107,7 +108,8 @@ def csr_template_manifest(name: str, dns: Any, namespaces: list[str], *, directo
             "allowedNamespaces": namespaces,
             "star": {"minLifetime": "1s", "maxLifetime": "1d", "maxDuration": "1d"},
             "acme": {"directoryURL": directory_url, "accountKeySecretRef": account_key_ref,
-                     "caBundleSecretRef": ca_bundle_ref},
+                     "caBundleSecretRef": ca_bundle_ref, **({"profile": profile} if profile
+                                                            else {})},
             "dns01": {"rfc2136": {
                 "nameserver": f"{dns.host}:{dns.port}", "zone": dns.zone,
                 "tsigKeyName": dns.tsig_key_name, "tsigAlgorithm": dns.tsig_algorithm,
@@ -117,17 +119,24 @@ def csr_template_manifest(name: str, dns: Any, namespaces: list[str], *, directo
 
 
 class StarEnv:
-    """The DNO side in the cluster: CA bundle + TSIG Secrets and two CsrTemplates."""
+    """The DNO side in the cluster: CA bundle + TSIG Secrets and two CsrTemplates.
 
-    def __init__(self, kubectl: Kubectl, dns: Any, ca: LocalCA, suffix: str) -> None:
+    ``ca`` is any CA with a ``directory_url``: star-ca (whose root.pem is the trust bundle), or
+    another one whose ``trust_pem`` (HTTPS and issuing roots) is given; ``profile`` goes into
+    the templates' ``spec.acme.profile``.
+    """
+
+    def __init__(self, kubectl: Kubectl, dns: Any, ca: Any, suffix: str, *,
+                 trust_pem: str | None = None, profile: str | None = None) -> None:
         self.kubectl, self.dns, self.ca, self.suffix = kubectl, dns, ca, suffix
         self.template = f"star-test-{suffix}"
         self.restricted = f"restricted-{suffix}"
         self.tsig_secret = f"tsig-{suffix}"
+        self.trust_pem, self.profile = trust_pem, profile
 
     @property
     def root_pem(self) -> str:
-        return self.ca.root_pem_path.read_text()
+        return self.trust_pem or self.ca.root_pem_path.read_text()
 
     def secret(self, name: str, data: dict[str, str], ns: str = OPERATOR_NS) -> None:
         self.kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -154,7 +163,8 @@ class StarEnv:
             name, self.dns, namespaces, directory_url=self.ca.directory_url,
             account_key_ref={"name": f"acct-{name}", "namespace": OPERATOR_NS},
             ca_bundle_ref={"name": f"ca-{self.suffix}", "namespace": OPERATOR_NS},
-            tsig_secret_ref={"name": self.tsig_secret, "namespace": OPERATOR_NS})
+            tsig_secret_ref={"name": self.tsig_secret, "namespace": OPERATOR_NS},
+            profile=self.profile)
 
     def star_order(self, name: str, ns: str, names: list[str], *, lifetime: str = "4s",
                    duration: str = "1h", template: str | None = None,
@@ -206,15 +216,31 @@ def events(kubectl: Kubectl, ns: str, name: str) -> list[dict[str, Any]]:
     return [e for e in items if e.get("involvedObject", {}).get("name") == name]
 
 
-def ca_orders(ca: LocalCA, name: str) -> list[tuple[str, str]]:
-    """(order id, status) of every order at the CA whose identifiers include ``name``."""
+def _ca_query(ca: LocalCA, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on star-ca's database (what the CA itself recorded)."""
     db = ca.data_dir / "star-ca.sqlite3"
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT id, status, identifiers FROM orders").fetchall()
+        return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def ca_orders(ca: LocalCA, name: str) -> list[tuple[str, str]]:
+    """(order id, status) of every order at the CA whose identifiers include ``name``."""
+    rows = _ca_query(ca, "SELECT id, status, identifiers FROM orders")
     return [(oid, status) for oid, status, idents in rows if name in idents]
+
+
+def ca_replaced(ca: LocalCA, name: str) -> list[str | None]:
+    """The ARI CertID each order for ``name`` said it replaces, oldest order first."""
+    rows = _ca_query(ca, "SELECT identifiers, replaces FROM orders ORDER BY created")
+    return [replaces for idents, replaces in rows if name in idents]
+
+
+def ca_revocations(ca: LocalCA) -> dict[str, int | None]:
+    """serial (hex) -> revocation reason (None: not revoked) of every certificate at the CA."""
+    return dict(_ca_query(ca, "SELECT serial, revoked_reason FROM certs"))
 
 
 def warned(kubectl: Kubectl, ns: str, name: str, reason: str, kind: str = "StarOrder") -> bool:
