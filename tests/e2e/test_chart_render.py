@@ -1,7 +1,8 @@
 """`helm lint` and `helm template` of charts/star-operator with the real helm binary (no cluster).
 
 Default values, a non-default set (namespace-limited RBAC, embedded CA, ServiceMonitor, image
-overrides), and values.schema.json / template checks rejecting bad values with a clear message.
+overrides), the embedded CA playing a public CA (profiles, no STAR, no ARI), and
+values.schema.json / template checks rejecting bad values with a clear message.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from star_ca.config import config_from_args
 
 from tests.e2e.helm_helpers import (CHART, Helm, container, find, kinds, one, rules_grant,
                                     values_args)
@@ -23,6 +25,13 @@ NON_DEFAULT: dict[str, Any] = {
     "ca": {"enabled": True, "dnsServer": "10.0.0.53:53", "minLifetime": 60,
            "caaIdentities": ["ca.example", "star-ca.test"]},
 }
+# The embedded CA playing a public CA (docs/star-ca.md): profiles, no STAR, no ARI.
+PUBLIC_CA: dict[str, Any] = {
+    "ca": {"enabled": True, "star": False, "ari": False, "defaultProfile": "classic",
+           "profiles": {"shortlived": "160h", "classic": 7776000, "short": "6"}},
+}
+PUBLIC_CA_ENV = ("STAR_CA_PROFILES", "STAR_CA_DEFAULT_PROFILE", "STAR_CA_NO_STAR",
+                 "STAR_CA_NO_ARI")
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +53,9 @@ def custom(helm: Helm) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("values", [None, NON_DEFAULT, {"metrics": {"enabled": False}},
                                     {"rbac": {"create": False},
-                                     "serviceAccount": {"create": False, "name": "mine"}}],
-                         ids=["default", "non-default", "no-metrics", "no-rbac"])
+                                     "serviceAccount": {"create": False, "name": "mine"}},
+                                    PUBLIC_CA],
+                         ids=["default", "non-default", "no-metrics", "no-rbac", "public-ca"])
 def test_helm_lint_strict(helm: Helm, values: dict[str, Any] | None) -> None:
     out = helm.run("lint", "--strict", str(CHART), *values_args(values)).stdout
     assert "0 chart(s) failed" in out
@@ -225,6 +235,39 @@ def test_embedded_ca(custom: list[dict[str, Any]]) -> None:
     assert "patch_namespaced_secret" in script
 
 
+def ca_env(objs: list[dict[str, Any]]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(one(objs, "Deployment", f"{FULL}-ca"),
+                                                     "ca")["env"]}
+
+
+def test_embedded_ca_is_a_star_ca_with_ari_and_no_profiles_by_default(
+        custom: list[dict[str, Any]]) -> None:
+    env = ca_env(custom)
+    assert not set(PUBLIC_CA_ENV) & set(env)
+    assert "STAR_CA_LISTEN" in env
+
+
+def test_embedded_ca_playing_a_public_ca(helm: Helm) -> None:
+    env = ca_env(helm.render(PUBLIC_CA))
+    # Sorted by name; integers as whole seconds, strings as star-ca reads them (6, 160h).
+    assert env["STAR_CA_PROFILES"] == "classic=7776000,short=6,shortlived=160h"
+    assert env["STAR_CA_DEFAULT_PROFILE"] == "classic"
+    assert env["STAR_CA_NO_STAR"] == "true"
+    assert env["STAR_CA_NO_ARI"] == "true"
+    # star-ca itself reads the rendered environment as meant.
+    config = config_from_args(["serve"], env)
+    assert config.profiles.offered == (("classic", 7776000), ("short", 6), ("shortlived", 576000))
+    assert config.profiles.default == "classic"
+    assert config.star is False and config.ari is False
+    # Each setting alone renders only its own variable; --set gives YAML's int64 numbers.
+    only = ca_env(helm.render(None, "--set", "ca.enabled=true", "--set", "ca.profiles.short=60"))
+    assert only["STAR_CA_PROFILES"] == "short=60"
+    assert not {"STAR_CA_DEFAULT_PROFILE", "STAR_CA_NO_STAR", "STAR_CA_NO_ARI"} & set(only)
+    no_ari = ca_env(helm.render({"ca": {"enabled": True, "ari": False}}))
+    assert no_ari["STAR_CA_NO_ARI"] == "true"
+    assert not {"STAR_CA_PROFILES", "STAR_CA_NO_STAR"} & set(no_ari)
+
+
 def test_embedded_ca_without_persistence_uses_emptydir(helm: Helm) -> None:
     objs = helm.render({"ca": {"enabled": True, "persistence": {"enabled": False}}})
     assert not find(objs, "PersistentVolumeClaim")
@@ -284,6 +327,13 @@ def test_notes_tell_what_to_apply_next(helm: Helm) -> None:
     ({"ca": {"dnsServer": "not a host"}}, ["at '/ca/dnsServer'", "does not match pattern"]),
     ({"metrics": {"serviceMonitor": {"interval": "often"}}},
      ["at '/metrics/serviceMonitor/interval'"]),
+    ({"ca": {"profiles": {"short": "2w"}}},
+     ["at '/ca/profiles/short'", "'2w' does not match pattern '^[0-9]*[1-9][0-9]*[smhd]?$'"]),
+    ({"ca": {"profiles": {"short": 0}}}, ["at '/ca/profiles/short'", "minimum: got 0, want 1"]),
+    ({"ca": {"profiles": {"a,b": "6"}}}, ["invalid propertyName 'a,b'"]),
+    ({"ca": {"defaultProfile": "no good"}}, ["at '/ca/defaultProfile'", "does not match pattern"]),
+    ({"ca": {"star": "no"}}, ["at '/ca/star'", "got string, want boolean"]),
+    ({"ca": {"ari": 0}}, ["at '/ca/ari'", "got number, want boolean"]),
 ], ids=lambda v: None if isinstance(v, list) else next(iter(v)))
 def test_schema_rejects_bad_values(helm: Helm, values: dict[str, Any], expected: list[str]) -> None:
     proc = helm.template(values=values, check=False)
@@ -301,7 +351,13 @@ def test_schema_rejects_bad_values(helm: Helm, values: dict[str, Any], expected:
     ({"metrics": {"port": 8080}}, "metrics.port and operator.healthPort must differ (both 8080)"),
     ({"serviceAccount": {"create": False}},
      "serviceAccount.name is required when serviceAccount.create is false"),
-], ids=["ca-durations", "servicemonitor-without-metrics", "port-clash", "sa-name"])
+    ({"ca": {"enabled": True, "profiles": {"short": "6", "classic": "90d"},
+             "defaultProfile": "long"}},
+     "ca.defaultProfile (long) must be one of ca.profiles (classic, short)"),
+    ({"ca": {"enabled": True, "defaultProfile": "long"}},
+     "ca.defaultProfile (long) must be one of ca.profiles (none set)"),
+], ids=["ca-durations", "servicemonitor-without-metrics", "port-clash", "sa-name",
+        "ca-default-profile", "ca-default-profile-without-profiles"])
 def test_templates_reject_inconsistent_values(helm: Helm, values: dict[str, Any],
                                               expected: str) -> None:
     proc = helm.template(values=values, check=False)
