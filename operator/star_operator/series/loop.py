@@ -6,7 +6,8 @@ once at start through the StarOrder's :class:`~star_operator.ordering.status.Sta
 in-flight renewal (``series.next``) is continued rather than ordered again.
 
 Collaborators are passed in: ``context_for`` builds the template, Secrets and ACME client for an
-attempt (the seam unit tests replace), ``clock`` the time, ``sleep`` the wait.
+attempt, ``renew``/``settle`` run and record one renewal (:mod:`.renewal`), ``clock`` is the
+time: the decisions (when, forced, backoff, Retry-After, end-date) are unit-tested with fakes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from star_operator.series import renewal, timing
 
 ContextFactory = Callable[[OrderJob], Awaitable[renewal.SeriesContext]]
 Clock = Callable[[], datetime.datetime]
+Renew = Callable[[renewal.SeriesContext], Awaitable[tuple[Any, acme.Order]]]
+Settle = Callable[..., Awaitable[dict[str, Any]]]
 
 #: What a renewal attempt can fail with and survive (the current certificate is kept).
 RENEWAL_FAILURES = (ReasonedError, acme.AcmeError, Dns01Error, Retry, ValueError,
@@ -76,11 +79,13 @@ class SeriesLoop:
 
     def __init__(self, job: OrderJob, body: Mapping[str, Any], *,
                  context_for: ContextFactory, backoff_timing: schedule.Timing,
-                 clock: Clock = timeutil.utcnow) -> None:
+                 clock: Clock = timeutil.utcnow, renew: Renew = renewal.renew,
+                 settle: Settle = renewal.settle) -> None:
         self.job, self.body = job, body
         self.context_for = context_for
         self.backoff_timing = backoff_timing
         self.clock = clock
+        self.renew, self.settle = renew, settle
 
     @property
     def series(self) -> dict[str, Any]:
@@ -175,16 +180,16 @@ class SeriesLoop:
         """Order, validate, finalize, install the next certificate; 0 on success (re-plan)."""
         try:
             ctx = await self.context_for(self.job)
-            cert, order = await renewal.renew(ctx)
+            cert, order = await self.renew(ctx)
         except RENEWAL_FAILURES as exc:
             return await self._failed(exc)
-        series = await renewal.settle(ctx, cert, order, renewed=True)
+        series = await self.settle(ctx, cert, order, renewed=True)
         if wanted is not None:
             await self._record(renewRequest=wanted)
         metrics.series_renewal_lag.observe(max(0.0, (self.clock() - due).total_seconds()))
         n, secret = series.get("certificates"), self.job.spec["secretName"]
-        message = (f"emulated STAR series: certificate {n} (serial {cert.serial}) in Secret "
-                   f"{secret}; next ordered at {series.get('renewAt') or 'never (end-date)'} "
+        message = (f"emulated STAR series: certificate {n} (serial {series.get('serial')}) in "
+                   f"Secret {secret}; next ordered at {series.get('renewAt') or 'never (end-date)'} "
                    f"({series.get('renewBasis')})")
         if series.get("runsPastEndDate"):
             message += ("; the CA cannot shorten it, so this last certificate runs past the "
@@ -196,7 +201,7 @@ class SeriesLoop:
     async def _failed(self, exc: BaseException) -> float:
         """Keep the current certificate, say why, and wait: longer each time, never less
         than the CA's Retry-After (rate limits), so a fleet of orders cannot storm the CA."""
-        if isinstance(exc, ReasonedError):
+        if isinstance(exc, ReasonedError):  # CycleError, CaSettingsError
             reason, message = exc.reason, exc.message
         elif isinstance(exc, (acme.AcmeError, Dns01Error)):
             reason, message = failures.classify_order_error(exc)

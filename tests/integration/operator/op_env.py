@@ -176,6 +176,19 @@ class StarEnv:
                          "secretName": f"{name}-tls", **extra}}
 
 
+def account_client(kubectl: Kubectl, env: StarEnv, template: str | None = None) -> Any:
+    """An AcmeClient with a template's own account key (what the operator orders with; the
+    main template's by default), for tests that act at the CA as that account would (list its
+    orders, take a replaces slot, revoke out of band). Use inside ``asyncio.run``."""
+    import josepy as jose
+
+    from star_operator import acme
+    secret = get(kubectl, "secret", f"acct-{template or env.template}", OPERATOR_NS)
+    key_pem = base64.b64decode(secret["data"]["tls.key"])
+    return acme.AcmeClient(env.ca.directory_url, jose.JWK.load(key_pem),
+                           ca_bundle=env.root_pem)
+
+
 # ------------------------------------------------------------------------------ read-outs
 
 def get(kubectl: Kubectl, kind: str, name: str, ns: str | None = None) -> dict[str, Any] | None:

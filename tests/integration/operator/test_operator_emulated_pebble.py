@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from op_env import OPERATOR_NS, StarEnv, events, get, secret_tls, wait_condition
+from op_env import StarEnv, account_client, events, get, secret_tls, wait_condition
 
 from star_devenv.kubectl import Kubectl
 from star_devenv.pebble import LocalPebble
-from star_operator import acme
 from star_operator.verify import verify_certificate
 from tests.waiting import wait_for
 
@@ -44,15 +43,8 @@ def _serving(kubectl: Kubectl, env: StarEnv, ns: str, secret: str, names: list[s
 
 def _orders_for(env: StarEnv, kubectl: Kubectl, name: str) -> int:
     """How many orders the template's account holds for ``name``, asked of Pebble over ACME."""
-    key_pem = get(kubectl, "secret", f"acct-{env.template}", OPERATOR_NS)["data"]["tls.key"]
-
     async def count() -> int:
-        import base64
-
-        import josepy as jose
-        async with acme.AcmeClient(env.ca.directory_url,
-                                   jose.JWK.load(base64.b64decode(key_pem)),
-                                   ca_bundle=env.root_pem) as client:
+        async with account_client(kubectl, env) as client:
             await client.register(only_existing=True)
             orders = [await client.get_order(u) for u in await client.list_orders()]
         return sum(name in o.names for o in orders)

@@ -3,30 +3,32 @@ seconds-long validity, ARI windows. The operator must time every renewal by the 
 name the certificate it replaces, verify and install each one, and revoke on deletion."""
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from op_env import (StarEnv, ca_orders, ca_replaced, ca_revocations, events, get, secret_tls,
-                    warned, wait_condition)
+from op_env import (StarEnv, account_client, ca_orders, ca_replaced, ca_revocations, events, get,
+                    secret_tls, warned, wait_condition)
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
-from star_operator import acme, timeutil
+from star_operator import acme, pem, timeutil
 from star_operator.verify import verify_certificate
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.dns]
 
-SHORT = 10  # seconds: the profile's certificate validity
+SHORT = 10  # seconds: the "short" profile's certificate validity
+MEDIUM = 30  # seconds: the "medium" profile's (ARI Retry-After 3 s, window 20-25 s)
 
 
 @pytest.fixture(scope="module")
 def public_ca(dns_server: Any) -> Iterator[LocalCA]:
     with LocalCA(dns_server=dns_server.server, star=False,
-                 profiles={"classic": 7776000, "short": SHORT}) as ca:
+                 profiles={"classic": 7776000, "short": SHORT, "medium": MEDIUM}) as ca:
         yield ca
 
 
@@ -35,9 +37,18 @@ def public_env(kubectl: Kubectl, crds: None, dns_server: Any, public_ca: LocalCA
                ) -> Iterator[StarEnv]:
     env = StarEnv(kubectl, dns_server, public_ca, suffix=f"e{uuid.uuid4().hex[:5]}",
                   profile="short")
+    env.medium = f"medium-{env.suffix}"  # a second template, same account, 30 s profile
     env.install()
+    kubectl.apply(_with_profile(env, env.medium, "medium"))
     yield env
+    kubectl.run("delete", "csrtemplate", env.medium, "--wait=false", check=False)
     env.uninstall()
+
+
+def _with_profile(env: StarEnv, name: str, profile: str) -> dict[str, Any]:
+    manifest = env.template_manifest(name, ["*"])
+    manifest["spec"]["acme"]["profile"] = profile
+    return manifest
 
 
 def test_template_detects_profiles_and_ari(kubectl: Kubectl, public_env: StarEnv,
@@ -45,20 +56,18 @@ def test_template_detects_profiles_and_ari(kubectl: Kubectl, public_env: StarEnv
     obj = wait_condition(kubectl, "csrtemplate", public_env.template, None, status="True",
                          reason="AccountRegistered")
     assert obj["status"]["capabilities"] == {
-        "nativeStar": False, "profiles": ["classic", "short"], "ari": True,
+        "nativeStar": False, "profiles": ["classic", "medium", "short"], "ari": True,
         "mode": "Emulated", "summary": "Emulated+profiles+ARI"}
 
 
 def test_unknown_profile_is_a_condition_not_a_longer_certificate(
         kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
     bad = f"bad-{public_env.suffix}"
-    manifest = public_env.template_manifest(bad, ["*"])
-    manifest["spec"]["acme"]["profile"] = "tiny"
-    kubectl.apply(manifest)
+    kubectl.apply(_with_profile(public_env, bad, "tiny"))
     try:
         cond = wait_condition(kubectl, "csrtemplate", bad, None, status="False",
                               reason="InvalidProfile")["status"]["conditions"][0]
-        assert "'tiny'" in cond["message"] and "classic, short" in cond["message"]
+        assert "'tiny'" in cond["message"] and "classic, medium, short" in cond["message"]
         host = f"bad-{namespace}.star.test"
         kubectl.apply(public_env.star_order("bad", namespace, [host], template=bad))
         wait_condition(kubectl, "starorder", "bad", namespace, status="False",
@@ -69,8 +78,9 @@ def test_unknown_profile_is_a_condition_not_a_longer_certificate(
         kubectl.run("delete", "csrtemplate", bad, "--wait=false", check=False)
 
 
-def _current(kubectl: Kubectl, env: StarEnv, ns: str, names: list[str]):
-    tls = secret_tls(kubectl, ns, "web-tls")
+def _current(kubectl: Kubectl, env: StarEnv, ns: str, names: list[str], secret: str = "web-tls"):
+    """(verified certificate, key) the Secret holds now, checked against the CA and names."""
+    tls = secret_tls(kubectl, ns, secret)
     if tls is None:
         return None
     crt, key, ca = tls
@@ -129,3 +139,118 @@ def test_ari_timed_series_of_three_then_revoked_on_delete(
     wait_for(lambda: datetime.datetime.now(datetime.timezone.utc) > due + datetime.timedelta(
         seconds=2), SHORT + 5, "the planned renewal moment to pass")
     assert len(ca_orders(public_env.ca, host)) == count
+
+
+def _issued(kubectl: Kubectl, env: StarEnv, ns: str, name: str, host: str, **spec: Any):
+    kubectl.apply(env.star_order(name, ns, [host], **spec))
+    wait_condition(kubectl, "starorder", name, ns, status="True", reason="Issued", timeout=120)
+    return wait_for(lambda: _current(kubectl, env, ns, [host], f"{name}-tls"), 30, "Secret")
+
+
+def _renewed(kubectl: Kubectl, env: StarEnv, ns: str, name: str, host: str, serial: str,
+             timeout: float = 60):
+    """The next certificate the Secret holds after ``serial``."""
+    return wait_for(lambda: (lambda got: got if got and got[0].serial != serial else None)(
+        _current(kubectl, env, ns, [host], f"{name}-tls")), timeout, f"{name}: a renewal")
+
+
+def test_rotation_policy_never_keeps_the_key(kubectl: Kubectl, public_env: StarEnv,
+                                             operator_process, namespace: str) -> None:
+    host = f"never-{namespace}.star.test"
+    first, key = _issued(kubectl, public_env, namespace, "never", host,
+                         lifetime=f"{SHORT}s", rotationPolicy="Never")
+    second, key2 = _renewed(kubectl, public_env, namespace, "never", host, first.serial)
+    third, key3 = _renewed(kubectl, public_env, namespace, "never", host, second.serial)
+    assert key == key2 == key3
+
+
+def test_series_ends_at_the_end_date_and_says_the_last_runs_past_it(
+        kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
+    host = f"end-{namespace}.star.test"
+    first, _ = _issued(kubectl, public_env, namespace, "end", host, lifetime=f"{SHORT}s",
+                       duration="12s")
+    order = get(kubectl, "starorder", "end", namespace)
+    end = timeutil.parse_time(order["status"]["endDate"])
+    second, _ = _renewed(kubectl, public_env, namespace, "end", host, first.serial)
+    final = wait_for(lambda: (lambda o: o if o["status"]["series"].get("final") else None)(
+        get(kubectl, "starorder", "end", namespace)), 30, "the series to end")
+    series = final["status"]["series"]
+    assert series["serial"] == second.serial and "renewAt" not in series
+    assert series["runsPastEndDate"] is True and second.not_after > end
+    assert "runs past the end-date" in ready_message(kubectl, namespace, "end")
+    count = len(ca_orders(public_env.ca, host))
+    assert count == 2
+    wait_for(lambda: timeutil.utcnow() > second.not_after, SHORT + 5,
+             "the last certificate to expire")
+    assert len(ca_orders(public_env.ca, host)) == count  # nothing ordered past the end-date
+
+
+def ready_message(kubectl: Kubectl, ns: str, name: str) -> str:
+    conds = get(kubectl, "starorder", name, ns)["status"]["conditions"]
+    return next(c["message"] for c in conds if c["type"] == "Ready")
+
+
+def _as_the_account(kubectl: Kubectl, env: StarEnv,
+                    action: Callable[[acme.AcmeClient], Awaitable[Any]]) -> Any:
+    """Act at the CA with the medium template's account, as the operator itself could."""
+    async def run() -> Any:
+        async with account_client(kubectl, env, env.medium) as client:
+            await client.register(only_existing=True)
+            return await action(client)
+    return asyncio.run(run())
+
+
+def test_already_replaced_is_ordered_again_without_replaces(
+        kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
+    """Another order of the account took the ``replaces`` slot of the current certificate (as
+    an earlier attempt whose answer was lost would have): renew anyway, no loop."""
+    host = f"taken-{namespace}.star.test"
+    first, _ = _issued(kubectl, public_env, namespace, "taken", host, lifetime=f"{MEDIUM}s",
+                       csrTemplateName=public_env.medium)
+
+    _as_the_account(kubectl, public_env, lambda client: client.new_order(
+        [host], profile="medium", replaces=acme.cert_id(first.leaf)))
+    kubectl.run("annotate", "starorder", "taken", "-n", namespace,
+                "renew.star.operator.dev/requested-at=now")
+    _renewed(kubectl, public_env, namespace, "taken", host, first.serial, timeout=30)
+    # orders for the name: the operator's first, the slot-taker (replaces), the renewal (none)
+    assert ca_replaced(public_env.ca, host) == [None, acme.cert_id(first.leaf), None]
+
+
+def test_a_revoked_certificate_is_replaced_at_once_through_ari(
+        kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
+    """The CA moves the window into the past when it revokes (RFC 9773 §4.2): the operator,
+    re-asking at the CA's Retry-After (3 s here), orders a replacement long before the 20 s
+    the original window said."""
+    host = f"revoked-{namespace}.star.test"
+    first, _ = _issued(kubectl, public_env, namespace, "revoked", host, lifetime=f"{MEDIUM}s",
+                       csrTemplateName=public_env.medium)
+
+    _as_the_account(kubectl, public_env, lambda client: client.revoke(
+        pem.dump_chain([first.leaf]).decode(), reason=1))
+    second, _ = _renewed(kubectl, public_env, namespace, "revoked", host, first.serial,
+                         timeout=15)
+    assert (second.not_before - first.not_before).total_seconds() < MEDIUM * 2 / 3 - 5
+    assert "RenewalWindowChanged" in {e["reason"] for e in events(kubectl, namespace,
+                                                                  "revoked")}
+
+
+def test_revocation_waits_for_the_ca_and_then_completes(
+        kubectl: Kubectl, public_env: StarEnv, public_ca: LocalCA, operator_process,
+        namespace: str) -> None:
+    """The finalizer holds while the CA is down (RevokeFailed, retried), and lets go once the
+    CA confirmed the revocation. Last in the module: it restarts the CA."""
+    host = f"down-{namespace}.star.test"
+    first, _ = _issued(kubectl, public_env, namespace, "down", host, lifetime=f"{MEDIUM}s",
+                       csrTemplateName=public_env.medium)
+    public_ca.kill()
+    try:
+        kubectl.run("delete", "starorder", "down", "-n", namespace, "--wait=false")
+        wait_condition(kubectl, "starorder", "down", namespace, status="False",
+                       reason="RevokeFailed", timeout=60)
+        assert get(kubectl, "starorder", "down", namespace) is not None  # finalizer holds
+    finally:
+        public_ca.start()
+    wait_for(lambda: get(kubectl, "starorder", "down", namespace) is None, 60,
+             "the StarOrder to go once the CA is back")
+    assert ca_revocations(public_ca)[first.serial] == 5
