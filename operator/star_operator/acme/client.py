@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
 import aiohttp
@@ -25,7 +26,7 @@ from .ari import RenewalInfo
 from .errors import ERROR_PREFIX, AcmeError, AcmeProblem, AcmeProtocolError
 from .headers import parse_retry_after
 from .http import PEM_CHAIN_CONTENT_TYPE, HttpResponse
-from .models import Authorization, AutoRenewal, Directory, Order, StarFetch
+from .models import Authorization, AutoRenewal, Directory, Order, StarFetch, format_rfc3339
 from .polling import poll_until
 from .star_fetch import fetch_star_certificate as _fetch_unauthenticated
 from .star_fetch import parse_star_response
@@ -143,13 +144,15 @@ class AcmeClient:
         *,
         profile: str | None = None,
         replaces: str | None = None,
+        not_after: datetime | None = None,
     ) -> Order:
         """Place an order for DNS `names`; a STAR order when `auto_renewal` is given.
 
         Refuses a STAR order up front if the directory does not advertise `auto-renewal`,
         since a non-STAR CA would silently issue one ordinary certificate instead. `profile`
         names an ACME profile (`meta.profiles`); `replaces` is the ARI CertID of the
-        certificate this order succeeds (RFC 9773 §5).
+        certificate this order succeeds (RFC 9773 §5); `not_after` asks for an earlier end of
+        validity (RFC 8555 §7.4; many CAs refuse it with `malformed`).
         """
         directory = await self.directory()
         if auto_renewal is not None and directory.star is None:
@@ -166,6 +169,8 @@ class AcmeClient:
             payload["profile"] = profile
         if replaces:
             payload["replaces"] = replaces
+        if not_after is not None:
+            payload["notAfter"] = format_rfc3339(not_after)
         resp, doc = await self.transport.post_json(directory.new_order, payload)
         if not resp.location:
             raise AcmeProtocolError(f"{directory.new_order} returned no order Location")

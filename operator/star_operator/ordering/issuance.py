@@ -35,7 +35,8 @@ from star_operator.ordering.progress import progress_order
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.renewal.fetcher import CycleError
 from star_operator.secrets import payload, writer
-from star_operator.series import install, renewal
+from star_operator.series import install
+from star_operator.series import renewal as series_renewal
 
 RECHECK_DELAY = 300.0  # refusals are re-examined this often (a template may have changed)
 
@@ -196,14 +197,19 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
                                     f"continuing STAR order {found.url}, placed by an earlier "
                                     "attempt whose answer was not recorded")
             return found
-    renewal = None
     if mode == capabilities.NATIVE:
         renewal = acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
                                    start_date=req.start_date,
                                    lifetime_adjust=req.lifetime_adjust,
                                    allow_certificate_get=True)
-    with metrics.time_acme("new-order"):
-        order = await client.new_order(list(req.names), renewal, profile=profile)
+        with metrics.time_acme("new-order"):
+            order = await client.new_order(list(req.names), renewal)
+    else:
+        wanted = req.lifetime + (req.lifetime_adjust or 0)
+        order = await series_renewal.place(
+            client, list(req.names), profile=profile, replaces=None,
+            not_after=series_renewal.not_after_for(req.end_date, wanted, timeutil.utcnow()),
+            who=f"{job.namespace}/{job.name}")
     await job.recorder.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
                               accountURL=client.account_url, caAccess=access, mode=mode)
     return order
@@ -328,7 +334,7 @@ async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
                            material: accounts.CaMaterial, client: acme.AcmeClient,
                            req: request.OrderRequest, order: acme.Order) -> None:
     """The first certificate of an emulated series: installed here, the rest by the daemon."""
-    ctx = renewal.SeriesContext(job=job, policy=policy, material=material, client=client,
+    ctx = series_renewal.SeriesContext(job=job, policy=policy, material=material, client=client,
                                 req=req)
     if not order.certificate:
         raise Retry(f"order {order.url} is valid but has no certificate URL yet", job.delay())
@@ -339,8 +345,8 @@ async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
         await job.recorder.ready(False, exc.reason, exc.message, event="Warning",
                                  lastError=exc.message)
         raise Retry(exc.message, job.delay()) from exc
-    series = await renewal.settle(ctx, cert, order, renewed=False)
-    note = renewal.lifetime_note(req, cert)
+    series = await series_renewal.settle(ctx, cert, order, renewed=False)
+    note = series_renewal.lifetime_note(req, cert)
     message = (f"emulated STAR series: certificate 1 (serial {cert.serial}) in Secret "
                f"{job.spec['secretName']}; next ordered at {series.get('renewAt') or 'never'} "
                f"({series.get('renewBasis')})")

@@ -208,19 +208,40 @@ async def _next_csr(ctx: SeriesContext) -> str:
     return generated.csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
-async def _place(ctx: SeriesContext, replaces: str | None) -> acme.Order:
-    """Step 2: newOrder. ``alreadyReplaced`` means an earlier attempt's order (whose answer
-    was lost) took the ``replaces`` slot: order once more without it rather than loop."""
-    names, profile = list(ctx.req.names), ctx.policy.profile
+def not_after_for(end_date: datetime.datetime, expected_lifetime: float,
+                  now: datetime.datetime) -> datetime.datetime | None:
+    """The ``notAfter`` to ask for: the end-date, when a certificate ordered now would
+    otherwise outlive it (the last one of the series); None otherwise."""
+    if now + datetime.timedelta(seconds=expected_lifetime) > end_date:
+        return end_date
+    return None
+
+
+async def place(client: acme.AcmeClient, names: list[str], *, profile: str | None,
+                replaces: str | None, not_after: datetime.datetime | None,
+                who: str) -> acme.Order:
+    """newOrder for one certificate of a series, with two bounded fallbacks (never a loop):
+
+    - ``alreadyReplaced``: an earlier attempt's order (whose answer was lost) took the
+      ``replaces`` slot: order once more without ``replaces``;
+    - ``malformed`` with ``notAfter``: the CA cannot shorten certificates (Let's Encrypt and
+      star-ca refuse the field): order once more without it; the last certificate then runs
+      past the end-date, and ``status.series.runsPastEndDate`` says so.
+    """
     with metrics.time_acme("new-order"):
         try:
-            return await ctx.client.new_order(names, None, profile=profile, replaces=replaces)
+            return await client.new_order(names, None, profile=profile, replaces=replaces,
+                                           not_after=not_after)
         except acme.AcmeProblem as problem:
-            if problem.short_type != "alreadyReplaced" or not replaces:
+            if problem.short_type == "alreadyReplaced" and replaces:
+                replaces, dropped = None, "replaces"
+            elif problem.short_type == "malformed" and not_after is not None:
+                not_after, dropped = None, "notAfter"
+            else:
                 raise
-            log.warning("%s/%s: %s; ordering without replaces", ctx.job.namespace,
-                        ctx.job.name, problem)
-            return await ctx.client.new_order(names, None, profile=profile)
+            log.warning("%s: %s; ordering again without %s", who, problem, dropped)
+            return await client.new_order(names, None, profile=profile, replaces=replaces,
+                                          not_after=not_after)
 
 
 async def renew(ctx: SeriesContext) -> tuple[VerifiedCertificate, acme.Order]:
@@ -235,8 +256,13 @@ async def renew(ctx: SeriesContext) -> tuple[VerifiedCertificate, acme.Order]:
         if ctx.stopped:
             raise CycleError("Stopping", "the StarOrder is being deleted; no new order placed")
         directory = await ctx.client.directory()
-        replaces = ctx.series.get("certID") if directory.renewal_info else None
-        order = await _place(ctx, replaces)
+        series = ctx.series
+        order = await place(
+            ctx.client, list(ctx.req.names), profile=ctx.policy.profile,
+            replaces=series.get("certID") if directory.renewal_info else None,
+            not_after=not_after_for(ctx.req.end_date, float(series.get("issuedLifetime") or 0),
+                                    timeutil.utcnow()),
+            who=f"{ctx.job.namespace}/{ctx.job.name}")
         nxt["orderURL"] = order.url
         await ctx.record_series(next=nxt)
     csr = x509.load_pem_x509_csr(nxt["csr"].encode())

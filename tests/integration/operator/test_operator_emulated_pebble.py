@@ -90,8 +90,12 @@ def test_series_issues_renews_on_request_and_revokes_on_delete(
     renewed = wait_for(lambda: (lambda o: o if o["status"]["series"].get("renewRequest") == "1"
                                 else None)(get(kubectl, "starorder", "web", namespace)), 30,
                        "renewRequest recorded")
-    assert renewed["status"]["series"]["certificates"] == 2
-    assert renewed["status"]["series"]["serial"] == second[0]
+    series = renewed["status"]["series"]
+    assert series["certificates"] == 2 and series["serial"] == second[0]
+    # the 5-year default would outlive the StarOrder's end-date; Pebble honours an order's
+    # notAfter, so this (last) certificate was shortened to end exactly then
+    assert series["notAfter"] == renewed["status"]["endDate"]
+    assert series["runsPastEndDate"] is False
     assert _orders_for(pebble_env, kubectl, host) == 2
 
     kubectl.run("delete", "starorder", "web", "-n", namespace, "--timeout=60s")

@@ -176,6 +176,8 @@ def test_series_ends_at_the_end_date_and_says_the_last_runs_past_it(
         get(kubectl, "starorder", "end", namespace)), 30, "the series to end")
     series = final["status"]["series"]
     assert series["serial"] == second.serial and "renewAt" not in series
+    # star-ca, like Let's Encrypt, refuses notAfter in orders: the CA cannot shorten the last
+    # certificate, so it runs past the end-date and the status says so
     assert series["runsPastEndDate"] is True and second.not_after > end
     assert "runs past the end-date" in ready_message(kubectl, namespace, "end")
     count = len(ca_orders(public_env.ca, host))
