@@ -334,8 +334,8 @@ async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
                            material: accounts.CaMaterial, client: acme.AcmeClient,
                            req: request.OrderRequest, order: acme.Order) -> None:
     """The first certificate of an emulated series: installed here, the rest by the daemon."""
-    ctx = series_renewal.SeriesContext(job=job, policy=policy, material=material, client=client,
-                                req=req)
+    ctx = series_renewal.SeriesContext(job=job, policy=policy, material=material,
+                                       client=client, req=req)
     if not order.certificate:
         raise Retry(f"order {order.url} is valid but has no certificate URL yet", job.delay())
     try:
@@ -345,10 +345,13 @@ async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
         await job.recorder.ready(False, exc.reason, exc.message, event="Warning",
                                  lastError=exc.message)
         raise Retry(exc.message, job.delay()) from exc
-    series = await series_renewal.settle(ctx, cert, order, renewed=False)
+    series = ctx.series
+    if series.get("certificateURL") != order.certificate:  # else: settled before a restart
+        series = await series_renewal.settle(ctx, cert, order, renewed=False)
     note = series_renewal.lifetime_note(req, cert)
     message = (f"emulated STAR series: certificate 1 (serial {cert.serial}) in Secret "
-               f"{job.spec['secretName']}; next ordered at {series.get('renewAt') or 'never'} "
+               f"{job.spec['secretName']}; next ordered at "
+               f"{series.get('renewAt') or 'never (end-date)'} "
                f"({series.get('renewBasis')})")
     if note:
         job.recorder.post_event("Warning", "LifetimeMismatch", note)
