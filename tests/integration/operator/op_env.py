@@ -10,8 +10,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
@@ -195,6 +198,14 @@ def get(kubectl: Kubectl, kind: str, name: str, ns: str | None = None) -> dict[s
     args = [kind, name] + (["-n", ns] if ns else [])
     proc = kubectl.run("get", *args, "-o", "json", check=False)
     return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset], float]:
+    """One scrape of the operator's Prometheus endpoint: (sample name, labels) → value."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def ready(obj: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from op_env import StarEnv, account_client, events, get, secret_tls, wait_condition
+from op_env import (StarEnv, account_client, events, get, scrape, secret_tls,
+                    wait_condition)
 
 from star_devenv.kubectl import Kubectl
 from star_devenv.pebble import LocalPebble
@@ -18,6 +19,16 @@ from star_operator.verify import verify_certificate
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.dns]
+
+ACME_COUNT = "star_operator_acme_request_duration_seconds_count"
+
+
+@pytest.fixture(scope="module")
+def pebble(dns_server: Any) -> Iterator[LocalPebble]:
+    """This module's Pebble reuses every valid authorization, as public CAs do for weeks
+    (its default is half of them), so a renewal can be seen to skip the challenges."""
+    with LocalPebble(dns_server=dns_server.server, env={"PEBBLE_AUTHZREUSE": "100"}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +93,9 @@ def test_series_issues_renews_on_request_and_revokes_on_delete(
         lambda: _serving(kubectl, pebble_env, namespace, "web-tls", [host]), 30, "Secret")
     assert pebble.revocation_status(int(first_serial, 16)) == "Valid"
 
-    kubectl.run("annotate", "starorder", "web", "-n", namespace, "renew.star.operator.dev/requested-at=1")
+    before = scrape(operator_process.metrics_url)
+    kubectl.run("annotate", "starorder", "web", "-n", namespace,
+                "renew.star.operator.dev/requested-at=1")
     second = wait_for(lambda: (lambda s: s if s and s[0] != first_serial else None)(
         _serving(kubectl, pebble_env, namespace, "web-tls", [host])), 120,
         "a renewed certificate in web-tls")
@@ -97,6 +110,12 @@ def test_series_issues_renews_on_request_and_revokes_on_delete(
     assert series["notAfter"] == renewed["status"]["endDate"]
     assert series["runsPastEndDate"] is False
     assert _orders_for(pebble_env, kubectl, host) == 2
+    after = scrape(operator_process.metrics_url)
+    steps = {a: after[(ACME_COUNT, frozenset({("action", a)}))]
+             - before.get((ACME_COUNT, frozenset({("action", a)})), 0)
+             for a in ("new-order", "dns-01", "finalize", "download")}
+    # the valid authorization was reused: no challenge, no DNS update for the renewal
+    assert steps == {"new-order": 1, "dns-01": 0, "finalize": 1, "download": 1}
 
     kubectl.run("delete", "starorder", "web", "-n", namespace, "--timeout=60s")
     # both unexpired certificates of the series end: Pebble says so itself

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from op_env import (StarEnv, account_client, ca_orders, ca_replaced, ca_revocations, events, get,
-                    secret_tls, warned, wait_condition)
+                    scrape, secret_tls, warned, wait_condition)
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
@@ -124,6 +124,12 @@ def test_ari_timed_series_of_three_then_revoked_on_delete(
     renewed = [e for e in events(kubectl, namespace, "web") if e["reason"] == "Renewed"]
     assert renewed and "(ARI)" in renewed[-1]["message"]
     assert not warned(kubectl, namespace, "web", "LifetimeMismatch")
+    metrics = scrape(operator_process.metrics_url)
+    labels = frozenset({"namespace": namespace, "name": "web"}.items())
+    assert metrics[("star_operator_series_renewals_total", labels)] >= 2
+    assert metrics[("star_operator_series_renewal_lag_seconds_count", frozenset())] >= 2
+    expires = metrics[("star_operator_certificate_expiration_timestamp_seconds", labels)]
+    assert expires >= timeutil.parse_time(series["notAfter"]).timestamp()  # time left: a metric
     # every renewal named the certificate it replaced (RFC 9773 replaces), as the CA recorded
     replaced = ca_replaced(public_env.ca, host)
     assert replaced[0] is None and len(replaced) >= 3

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import urllib.request
 
 import pytest
-from op_env import (StarEnv, ca_orders, events, get, ready, secret_tls, wait_condition)
-from prometheus_client.parser import text_string_to_metric_families
+from op_env import (StarEnv, ca_orders, events, get, ready, scrape, secret_tls, wait_condition)
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
@@ -253,14 +251,6 @@ def test_restart_mid_issuance_places_exactly_one_order(
     assert len(ca_orders(star_env.ca, name)) == 1
     tls = wait_for(lambda: secret_tls(kubectl, namespace, "resume-tls"), 60, "certificate")
     assert_matching(tls[0], tls[1], star_env.root_pem, [name])
-
-
-def scrape(url: str) -> dict[tuple[str, frozenset], float]:
-    """One scrape of the operator's Prometheus endpoint: (sample name, labels) → value."""
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        text = resp.read().decode()
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def test_metrics_follow_a_renewing_order(kubectl: Kubectl, star_env: StarEnv,
