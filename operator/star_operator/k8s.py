@@ -33,7 +33,7 @@ TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
 
 
 class ApiError(Exception):
-    """A non-2xx answer from the API server."""
+    """A non-2xx answer from the API server (or a 2xx whose body is not JSON)."""
 
     def __init__(self, status: int, reason: str, message: str, body: Any = None) -> None:
         super().__init__(f"{status} {reason}: {message}")
@@ -43,17 +43,74 @@ class ApiError(Exception):
         self.body = body
 
 
-#: What a call to the API server may fail with that a later attempt can get past: an error
-#: answer, or the connection (refused during a restart, reset, timed out).
-TRANSIENT_ERRORS = (ApiError, aiohttp.ClientError, OSError)
-
-
 class NotFound(ApiError):
     """404."""
 
 
 class Conflict(ApiError):
     """409: resourceVersion precondition failed or the object already exists."""
+
+
+class TooManyRequests(ApiError):
+    """429: the API server (priority and fairness) or a proxy in front of it sheds load."""
+
+
+class ServerError(ApiError):
+    """5xx: the API server, or a proxy or load balancer in front of it (a 502 page), failed."""
+
+
+class InvalidResponse(ApiError):
+    """A success status whose body is not JSON: something other than the API server answered
+    (a proxy's or captive portal's page); ``status`` is the answer's own."""
+
+
+#: What a call to the API server may fail with that a later attempt can get past: an error
+#: answer (5xx and 429 above all, typed whether or not their body was JSON, and a success that
+#: did not carry JSON), or the connection (refused during a restart, reset, timed out).
+TRANSIENT_ERRORS = (ApiError, aiohttp.ClientError, OSError)
+
+#: How much of a body that is not JSON an error message quotes.
+BODY_EXCERPT = 200
+
+
+def error_class(status: int) -> type[ApiError]:
+    """The :class:`ApiError` subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return {404: NotFound, 409: Conflict, 429: TooManyRequests}.get(status, ApiError)
+
+
+def excerpt(text: str, limit: int = BODY_EXCERPT) -> str:
+    """The start of a body, on one line (an HTML page's line breaks and indentation folded)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def decode_answer(status: int, status_reason: str, text: str, content_type: str = "") -> Any:
+    """The JSON an answer carries, or the typed :class:`ApiError` it stands for.
+
+    ``status_reason`` is the HTTP status line's phrase ("Bad Gateway"); an error answer whose
+    body is a Kubernetes ``Status`` gives its own reason and message instead. An error body
+    that is not JSON (a proxy's HTML page) still gives the class its status calls for, with the
+    start of the body as the message.
+    """
+    try:
+        payload: Any = jsonlib.loads(text) if text else None
+    except ValueError:  # json.JSONDecodeError: an HTML or plain-text page
+        if status < 300:
+            kind = f" ({content_type})" if content_type else ""
+            raise InvalidResponse(status, "InvalidResponse",
+                                  f"expected JSON from the API server, got{kind}: "
+                                  f"{excerpt(text)}") from None
+        raise error_class(status)(status, status_reason, excerpt(text)) from None
+    if status < 300:
+        return payload
+    if isinstance(payload, dict):
+        reason = payload.get("reason") or status_reason
+        message = payload.get("message") or excerpt(text)
+    else:
+        reason, message = status_reason, excerpt(text)
+    raise error_class(status)(status, str(reason), str(message), payload)
 
 
 class KubeClient:
@@ -85,21 +142,16 @@ class KubeClient:
     async def request(self, method: str, path: str, *, body: Any = None,
                       content_type: str = "application/json",
                       params: Mapping[str, str] | None = None) -> Any:
-        """Send one request; return the decoded JSON; raise :class:`ApiError` on failure."""
+        """Send one request; return the decoded JSON; raise :class:`ApiError` on failure (see
+        :func:`decode_answer`)."""
         session = self._get_session()
         data = None if body is None else jsonlib.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else None
         async with session.request(method, self._server + path, data=data, headers=headers,
                                    params=params) as resp:
-            text = await resp.text()
-            payload: Any = jsonlib.loads(text) if text else None
-            if resp.status < 300:
-                return payload
-            reason = (payload or {}).get("reason", resp.reason or "") if isinstance(
-                payload, dict) else resp.reason or ""
-            message = (payload or {}).get("message", text) if isinstance(payload, dict) else text
-            cls = {404: NotFound, 409: Conflict}.get(resp.status, ApiError)
-            raise cls(resp.status, str(reason), str(message), payload)
+            raw = await resp.read()
+            text = raw.decode(resp.get_encoding(), errors="replace") if raw else ""
+            return decode_answer(resp.status, resp.reason or "", text, resp.content_type)
 
 
 _client: KubeClient | None = None

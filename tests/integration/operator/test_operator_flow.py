@@ -273,3 +273,28 @@ def test_metrics_follow_a_renewing_order(kubectl: Kubectl, star_env: StarEnv,
     assert later[not_after] > first[not_after]  # the renewed certificate expires later
     wait_for(lambda: get(kubectl, "starcertificate", "metered", namespace)["status"].get(
         "rotations", 0) >= later[rotations], 10, "status to agree with the counter")
+
+
+def test_kubectl_get_shows_future_times_readably(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    """NotAfter, EndDate and NextFetch lie ahead: kubectl printed a ``date`` column holding a
+    future time as ``<invalid>``; they are RFC 3339 strings now (Age stays a date)."""
+    kubectl.apply(star_env.star_order("shown", namespace, [unique_host(namespace)],
+                                      lifetime="1h", duration="1d"))
+    order = wait_condition(kubectl, "starorder", "shown", namespace, status="True",
+                           reason="Issued", timeout=120)
+    cert = wait_for(lambda: (c := get(kubectl, "starcertificate", "shown", namespace))
+                    and c.get("status", {}).get("nextFetch") and c, 30, "nextFetch")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for kind, obj, columns in (("starorder", order, ("NOTAFTER", "ENDDATE")),
+                               ("starcertificate", cert, ("NOTAFTER", "NEXTFETCH"))):
+        out = kubectl.run("get", kind, "shown", "-n", namespace, "-o", "wide").stdout
+        assert "<invalid>" not in out, out
+        header, row = out.splitlines()
+        cells = dict(zip(header.split(), row.split()))
+        for column in columns:
+            shown = cells[column]
+            assert shown == obj["status"][{"NOTAFTER": "notAfter", "ENDDATE": "endDate",
+                                           "NEXTFETCH": "nextFetch"}[column]], (column, out)
+            when = datetime.datetime.fromisoformat(shown.replace("Z", "+00:00"))
+            assert when.tzinfo is not None and when > now, (column, out)

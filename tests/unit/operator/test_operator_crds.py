@@ -79,6 +79,31 @@ def test_printer_columns_cover_names_and_not_after() -> None:
         assert {"Names", "NotAfter"} <= cols, kind
 
 
+#: Fields holding a time that is normally still ahead. kubectl (1.20 and later) prints a
+#: ``type: date`` column as the time since, and a time in the future as ``<invalid>``.
+FUTURE_TIMES = {
+    c.STARORDER_KIND: {".status.notAfter", ".status.endDate", ".status.series.renewAt",
+                       ".status.series.notAfter", ".status.series.ariCheckAt",
+                       ".status.series.window.end"},
+    c.STARCERTIFICATE_KIND: {".status.notAfter", ".status.nextFetch"},
+    c.CSRTEMPLATE_KIND: set(),
+}
+#: The only times a ``date`` column may show: ones already past.
+PAST_TIMES = {".metadata.creationTimestamp", ".status.lastFetch", ".status.notBefore",
+              ".status.startDate"}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_no_date_column_shows_a_future_time(kind: str) -> None:
+    cols = load_all()[kind]["spec"]["versions"][0]["additionalPrinterColumns"]
+    dates = {col["jsonPath"] for col in cols if col["type"] == "date"}
+    assert not dates & FUTURE_TIMES[kind], kind
+    assert dates <= PAST_TIMES, (kind, dates - PAST_TIMES)
+    shown = {col["jsonPath"]: col for col in cols}
+    for path in FUTURE_TIMES[kind] & set(shown):
+        assert shown[path]["type"] == "string", (kind, path)  # RFC 3339 as written
+
+
 def test_status_fields_written_by_the_code_exist_in_the_schema() -> None:
     """Unknown status fields would be pruned silently by the API server."""
     docs = load_all()
