@@ -37,7 +37,11 @@ RENEW_ANNOTATION: Final = f"renew.{GROUP}/requested-at"
 #: Marks Secrets the operator manages; a pre-existing Secret without it is never overwritten.
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "star-operator"
+#: The one owner of a Secret the operator writes (see :mod:`star_operator.secrets.ownership`):
+#: ``namespace/name`` (kept from before kind and UID were recorded), its kind and its UID.
 OWNER_ANNOTATION: Final = f"{GROUP}/owner"
+OWNER_KIND_ANNOTATION: Final = f"{GROUP}/owner-kind"
+OWNER_UID_ANNOTATION: Final = f"{GROUP}/owner-uid"
 
 #: Data key holding the private key of a StarOrder before its first certificate arrives.
 #: tls.key/tls.crt stay empty until then, so they never disagree; the first write moves the key

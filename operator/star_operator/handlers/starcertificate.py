@@ -9,6 +9,7 @@ import kopf
 from star_operator import config, events, metrics
 from star_operator import constants as c
 from star_operator.renewal import loop, schedule, wakeups
+from star_operator.secrets import owner_lookup
 
 
 @kopf.daemon(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, id="keep-current",
@@ -19,7 +20,7 @@ async def keep_current(namespace: str, name: str, body: kopf.Body, stopped: kopf
     cfg = config.get()
     worker = loop.CertificateLoop(namespace, name, body, post_event=events.poster(body),
                                   logger=logger, timing=schedule.Timing.from_config(cfg),
-                                  clock_skew=cfg.clock_skew)
+                                  owner_exists=owner_lookup.exists, clock_skew=cfg.clock_skew)
     await worker.run(stopped)
 
 

@@ -14,6 +14,7 @@ from star_operator import constants as c
 from star_operator.ordering import cancel, issuance
 from star_operator.ordering.status import StatusRecorder
 from star_operator.renewal import schedule
+from star_operator.secrets import owner_lookup
 from star_operator.series import loop as series_loop
 from star_operator.series.timing import SeriesTiming
 
@@ -25,7 +26,8 @@ def _job(body: kopf.Body, retry: int, logger: kopf.Logger) -> issuance.OrderJob:
                               meta.get("generation"), events.poster(body), logger)
     return issuance.OrderJob(namespace=meta["namespace"], name=meta["name"], body=body,
                              recorder=recorder, default_namespace=cfg.namespace, retry=retry,
-                             backoff_min=cfg.backoff_min, backoff_max=cfg.backoff_max)
+                             backoff_min=cfg.backoff_min, backoff_max=cfg.backoff_max,
+                             owner_exists=owner_lookup.exists)
 
 
 @kopf.on.resume(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="reconcile")

@@ -16,6 +16,7 @@ from star_operator import acme, k8s, metrics
 from star_operator import constants as c
 from star_operator.ordering import accounts, ca_access, capabilities, status as st
 from star_operator.ordering.issuance import OrderJob, Retry, policy_of
+from star_operator.secrets import ownership
 from star_operator.series import revocation
 
 #: Order states in which the CA will never issue again, so there is nothing to cancel.
@@ -111,5 +112,23 @@ async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:
         else:
             rec.post_event("Normal", "Canceled", f"STAR order {order_url} is {state} at the CA")
     if (job.spec.get("secretPolicy") or "Retain") == "Delete":
-        await k8s.delete_secret(job.namespace, job.spec["secretName"])
+        await _delete_own_secret(job)
     metrics.forget_order(job.namespace, job.name, rec.phase)
+
+
+async def _delete_own_secret(job: OrderJob) -> None:
+    """``secretPolicy: Delete`` deletes the Secret only if it is this StarOrder's: one that
+    another owner holds (this StarOrder was refused with ``SecretConflict``) is left alone."""
+    name = job.spec["secretName"]
+    secret = await k8s.get_secret(job.namespace, name)
+    if secret is None:
+        return
+    found = ownership.assess(secret, job.claim.owner)
+    if found.verdict is ownership.Verdict.OURS or (
+            found.verdict is ownership.Verdict.FREE and found.holder is None):
+        await k8s.delete_secret(job.namespace, name)
+    else:
+        whose = (f"it belongs to {found.holder}" if found.holder is not None
+                 else "star-operator did not create it")
+        job.recorder.post_event("Normal", "SecretKept", f"secretPolicy Delete: Secret "
+                                                        f"{job.namespace}/{name} kept: {whose}")

@@ -4,8 +4,11 @@ Steps, each recorded in status before the next begins (see :mod:`.status`):
 
 1. policy: the CsrTemplate exists, is valid and allows this namespace;
 2. request: the spec fits the template's STAR bounds;
-3. key: generated with its CSR, checked against the template, stored in the target Secret
-   (``staged-tls.key``), then ``status.csr`` — or, on resume, the stored key and CSR reused;
+3. key: the target Secret is free or this StarOrder's (:mod:`~star_operator.secrets.ownership`:
+   another owner's Secret is refused here, ``SecretConflict``, before anything is written or
+   ordered); the key generated with its CSR, checked against the template, stored in the
+   Secret (``staged-tls.key``), then ``status.csr`` — or, on resume, the stored key and CSR
+   reused;
 4. order: newOrder with ``auto-renewal``; ``status.orderURL`` is written the moment the CA
    answers — on resume the recorded order is continued, never re-placed;
 5. dns-01 through RFC 2136, finalize with the CSR, wait for ``valid``;
@@ -34,7 +37,7 @@ from star_operator.ordering import (accounts, adopt, ca_access, capabilities, fa
 from star_operator.ordering.progress import progress_order
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.renewal.fetcher import CycleError
-from star_operator.secrets import payload, writer
+from star_operator.secrets import owner_lookup, ownership, payload, writer
 from star_operator.series import install
 from star_operator.series import renewal as series_renewal
 
@@ -61,10 +64,17 @@ class OrderJob:
     retry: int = 0
     backoff_min: float = 1.0
     backoff_max: float = 600.0
+    #: Whether the recorded owner of a Secret still exists (see :mod:`.secrets.ownership`).
+    owner_exists: ownership.OwnerLookup = owner_lookup.exists
 
     @property
     def spec(self) -> Mapping[str, Any]:
         return self.body.get("spec") or {}
+
+    @property
+    def claim(self) -> ownership.Claim:
+        """This StarOrder as the owner of its Secret."""
+        return ownership.Claim(ownership.order_claimant(self.body), self.owner_exists)
 
     def delay(self) -> float:
         """Exponential backoff in the configured bounds."""
@@ -110,12 +120,12 @@ def _csr_public_key_matches(csr: x509.CertificateSigningRequest, key_pem: bytes)
     return pem.spki_der(key.public_key()) == pem.spki_der(csr.public_key())
 
 
-async def stored_request(job: OrderJob) -> tuple[x509.CertificateSigningRequest, bytes] | None:
-    """The CSR in status and its key in the Secret, if both survived (resume path)."""
+def stored_request(job: OrderJob, secret: Mapping[str, Any] | None
+                   ) -> tuple[x509.CertificateSigningRequest, bytes] | None:
+    """The CSR in status and its key in ``secret``, if both survived (resume path)."""
     csr_pem = job.recorder.get("csr")
     if not csr_pem or job.recorder.get("ordered") != request.ordered_fields(job.spec):
         return None  # never staged, or staged for a spec that has since been edited
-    secret = await k8s.get_secret(job.namespace, job.spec["secretName"])
     key_pem = payload.read_key(secret)
     csr = x509.load_pem_x509_csr(csr_pem.encode())
     if key_pem and _csr_public_key_matches(csr, key_pem):
@@ -128,15 +138,11 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
     """Steps 2-3: bounds, key, CSR; refusals raise :class:`Retry` after recording."""
     now = timeutil.utcnow()
     violations = request.check_bounds(req, policy, now)
-    stored = await stored_request(job)
+    secret = await claim_secret(job)
+    stored = stored_request(job, secret)
     if stored is not None:
         csr = stored[0]
     else:
-        secret = await k8s.get_secret(job.namespace, job.spec["secretName"])
-        if secret is not None and not payload.is_managed(secret):
-            await reject(job, "SecretConflict", [Violation(
-                "spec.secretName", f"Secret {job.spec['secretName']} exists and is not managed "
-                                   "by star-operator")])
         try:
             generated = generate_key_and_csr(policy.template, policy.domains, req.names,
                                              req.key_type, req.subject)
@@ -149,7 +155,7 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
     if violations:
         await reject(job, "TemplateViolation", violations)
     if stored is None:
-        await _stage_key(job, generated.key_pem)
+        await _stage_key(job, generated.key_pem, secret)
         await job.recorder.ready(
             False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; "
                                 "placing the STAR order",
@@ -160,12 +166,34 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
     return csr
 
 
-async def _stage_key(job: OrderJob, key_pem: bytes) -> None:
-    """Write the new key into the target Secret; a refused write is a condition, not a crash."""
+async def claim_secret(job: OrderJob) -> dict[str, Any] | None:
+    """The target Secret (None: absent), if this StarOrder may write it; otherwise Ready=False
+    ``SecretConflict`` naming the owner, a Warning Event, and :class:`Retry` with backoff: once
+    the owner is deleted (or the Secret is), a later attempt proceeds."""
+    name = job.spec["secretName"]
+    secret = await k8s.get_secret(job.namespace, name)
+    try:
+        await ownership.check(secret, job.namespace, name, job.claim)
+    except ownership.SecretConflictError as exc:
+        await _secret_conflict(job, exc)
+    return secret
+
+
+async def _secret_conflict(job: OrderJob, exc: ownership.SecretConflictError) -> None:
+    await job.recorder.ready(False, "SecretConflict", str(exc), event="Warning",
+                             lastError=str(exc))
+    raise Retry(str(exc), job.delay()) from exc
+
+
+async def _stage_key(job: OrderJob, key_pem: bytes, secret: Mapping[str, Any] | None) -> None:
+    """Write the new key into the target Secret (``secret`` as just read); a refused write is a
+    condition, not a crash."""
     secret_name = job.spec["secretName"]
     try:
-        await writer.stage_private_key(job.namespace, secret_name, key_pem,
-                                       {c.OWNER_ANNOTATION: f"{job.namespace}/{job.name}"})
+        await writer.stage_private_key(job.namespace, secret_name, key_pem, claim=job.claim,
+                                       known=secret)
+    except ownership.SecretConflictError as exc:  # claimed by another in between
+        await _secret_conflict(job, exc)
     except writer.SecretWriteError as exc:
         await job.recorder.ready(False, "SecretWriteFailed", str(exc), event="Warning",
                                  lastError=str(exc))

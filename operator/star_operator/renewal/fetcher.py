@@ -15,7 +15,7 @@ from typing import Any
 from star_operator.errors import ReasonedError
 from star_operator import acme, k8s, metrics, pem, sessions, timeutil
 from star_operator import constants as c
-from star_operator.secrets import payload, writer
+from star_operator.secrets import ownership, payload, writer
 from star_operator.verify import VerificationError, VerifiedCertificate, verify_certificate
 
 
@@ -109,9 +109,10 @@ def verify_with_keys(chain_pem: str, keys: list[bytes], ca_pem: bytes, *,
 
 
 async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
-                    clock_skew: float = 5.0, installed: CycleResult | None = None
-                    ) -> CycleResult:
-    """Fetch the current certificate and, if it verifies, install it.
+                    claim: ownership.Claim, clock_skew: float = 5.0,
+                    installed: CycleResult | None = None) -> CycleResult:
+    """Fetch the current certificate and, if it verifies, install it as ``claim.owner`` (a
+    Secret held by another owner is refused, ``SecretConflict``, and left as it was).
 
     ``installed`` is this object's previous successful cycle: when the CA still serves that
     very chain (it has not published the next one yet) and it is still valid, nothing is read,
@@ -139,7 +140,7 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
     try:
         result = await writer.write_tls_secret(
             namespace, inputs.secret_name, material, payload.certificate_annotations(cert, who),
-            adopt_unmanaged=inputs.key_secret_name == inputs.secret_name,
+            claim=claim, adopt_unmanaged=inputs.key_secret_name == inputs.secret_name,
             known=key_secret if inputs.key_secret_name == inputs.secret_name else None)
     except writer.SecretConflictError as exc:
         raise CycleError("SecretConflict", str(exc)) from exc

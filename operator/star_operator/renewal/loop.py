@@ -20,6 +20,7 @@ from star_operator import constants as c
 from star_operator.ordering import readiness
 from star_operator.renewal import schedule, wakeups
 from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
+from star_operator.secrets import ownership
 
 #: RFC 8739 §3.1.2/§3.3: the CA will not issue again; polling stops.
 TERMINAL_PROBLEMS = {
@@ -90,9 +91,12 @@ class CertificateLoop:
 
     def __init__(self, namespace: str, name: str, body: Mapping[str, Any], *,
                  post_event: EventPoster, logger: logging.Logger | logging.LoggerAdapter,
-                 timing: schedule.Timing, clock_skew: float = 5.0) -> None:
+                 timing: schedule.Timing, owner_exists: ownership.OwnerLookup,
+                 clock_skew: float = 5.0) -> None:
         self.namespace, self.name = namespace, name
         self.body = body
+        #: The Secret is written as the owning StarOrder, or as this StarCertificate if none.
+        self.claim = ownership.Claim(ownership.certificate_claimant(body), owner_exists)
         self.post_event = post_event
         self.logger = logger
         self.timing = timing
@@ -140,7 +144,7 @@ class CertificateLoop:
         installed = st.installed[1] if st.installed and st.installed[0] == spec_fp else None
         st.installed = None  # after a failure or an edit, the next cycle checks everything
         try:
-            result = await run_cycle(self.namespace, self.name, spec,
+            result = await run_cycle(self.namespace, self.name, spec, claim=self.claim,
                                      clock_skew=self.clock_skew, installed=installed)
         except acme.AcmeProblem as problem:
             if problem.short_type in TERMINAL_PROBLEMS:
@@ -266,10 +270,7 @@ class CertificateLoop:
 
     def _owner_ref(self) -> Mapping[str, Any] | None:
         """The controlling StarOrder's reference (None for a standalone StarCertificate)."""
-        for ref in (self.body.get("metadata") or {}).get("ownerReferences") or ():
-            if ref.get("kind") == c.STARORDER_KIND and ref.get("controller"):
-                return ref
-        return None
+        return ownership.controlling_order(self.body)
 
     async def _mirror_ready(self, cond: Mapping[str, Any]) -> None:
         """Copy a change of Ready to the owning StarOrder (with an Event there).

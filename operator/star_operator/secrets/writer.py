@@ -15,13 +15,13 @@ from typing import Any
 
 from star_operator import constants as c
 from star_operator import k8s
-from star_operator.secrets import payload
+from star_operator.secrets import ownership, payload
+from star_operator.secrets.ownership import SecretConflictError
+
+__all__ = ["SecretConflictError", "SecretWriteError", "WriteResult", "write_secret",
+           "write_tls_secret", "stage_private_key"]
 
 MAX_ATTEMPTS = 5
-
-
-class SecretConflictError(Exception):
-    """The target Secret exists and is not ours: refusing to overwrite someone else's data."""
 
 
 class SecretWriteError(Exception):
@@ -57,13 +57,17 @@ async def _put(namespace: str, name: str, existing: dict | None, body: dict) -> 
 
 
 async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
+                       claim: ownership.Claim,
                        annotations: Mapping[str, str] | None = None,
                        labels: Mapping[str, str] | None = None,
                        drop_keys: tuple[str, ...] = (c.STAGED_KEY,),
                        adopt_unmanaged: bool = False,
                        known: Mapping[str, Any] | None = None) -> WriteResult:
-    """Create or conditionally replace a Secret with ``data`` merged in.
+    """Create or conditionally replace a Secret with ``data`` merged in, as ``claim.owner``.
 
+    Refused with :class:`SecretConflictError`, nothing written, when the Secret belongs to
+    another owner that still exists or was not created by the operator (see
+    :mod:`.ownership`); every write records the owner.
     ``adopt_unmanaged`` allows writing into a Secret we did not create (a standalone
     StarCertificate whose key Secret is also its target). ``known`` is the Secret as the caller
     just read it: the first attempt uses it instead of another GET (its resourceVersion still
@@ -72,12 +76,11 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
     for attempt in range(MAX_ATTEMPTS):
         existing = (dict(known) if attempt == 0 and known is not None
                     else await k8s.get_secret(namespace, name))
-        if existing is not None and not adopt_unmanaged and not payload.is_managed(existing):
-            raise SecretConflictError(
-                f"Secret {namespace}/{name} exists and is not managed by star-operator "
-                f"(label {c.MANAGED_BY_LABEL}={c.MANAGED_BY_VALUE} missing)")
+        await ownership.check(existing, namespace, name, claim, adopt_unmanaged=adopt_unmanaged)
         body = payload.secret_body(existing, namespace=namespace, name=name, data=data,
-                                   annotations=annotations, labels=labels, drop_keys=drop_keys)
+                                   annotations={**(annotations or {}),
+                                                **claim.owner.annotations()},
+                                   labels=labels, drop_keys=drop_keys)
         if payload.data_equal(existing, body):
             return WriteResult(False, existing["metadata"].get("resourceVersion", ""))
         try:
@@ -92,23 +95,27 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
 
 
 async def write_tls_secret(namespace: str, name: str, material: payload.TlsMaterial,
-                           annotations: Mapping[str, str], *,
+                           annotations: Mapping[str, str], *, claim: ownership.Claim,
                            adopt_unmanaged: bool = False,
                            known: Mapping[str, Any] | None = None) -> WriteResult:
     """Write certificate chain, key and CA together (the rotation step)."""
     return await write_secret(namespace, name, data=payload.tls_data(material),
-                              annotations=annotations, adopt_unmanaged=adopt_unmanaged,
+                              claim=claim, annotations=annotations,
+                              adopt_unmanaged=adopt_unmanaged,
                               known=known)
 
 
-async def stage_private_key(namespace: str, name: str, key_pem: bytes,
-                            annotations: Mapping[str, str] | None = None) -> WriteResult:
+async def stage_private_key(namespace: str, name: str, key_pem: bytes, *,
+                            claim: ownership.Claim,
+                            known: Mapping[str, Any] | None = None) -> WriteResult:
     """Store a new StarOrder's key before the CA order exists.
 
     A new Secret is created as ``kubernetes.io/tls`` (its type cannot change later) with empty
     ``tls.crt``/``tls.key``, so nothing serves a key without its certificate; an existing one
     keeps serving what it has. The key sits under :data:`~star_operator.constants.STAGED_KEY`
-    until the first certificate moves it into ``tls.key``.
+    until the first certificate moves it into ``tls.key``. Refused like any write when the
+    Secret belongs to someone else, so a second claimant never leaves a key behind.
     """
     data = {c.STAGED_KEY: payload.b64(key_pem)}
-    return await write_secret(namespace, name, data=data, annotations=annotations, drop_keys=())
+    return await write_secret(namespace, name, data=data, claim=claim, drop_keys=(),
+                              known=known)

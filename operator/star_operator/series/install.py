@@ -15,7 +15,7 @@ from pathlib import Path
 from star_operator import acme, k8s, metrics, pem
 from star_operator import constants as c
 from star_operator.renewal.fetcher import CycleError, candidate_keys, verify_with_keys
-from star_operator.secrets import payload, writer
+from star_operator.secrets import ownership, payload, writer
 from star_operator.verify import VerifiedCertificate
 
 
@@ -29,6 +29,8 @@ class Target:
     names: tuple[str, ...]
     issuer_name: str
     ca_pem: bytes | None
+    #: The StarOrder, as the Secret's owner.
+    claim: ownership.Claim
 
 
 def trust_roots(ca_pem: bytes | None) -> bytes:
@@ -62,7 +64,8 @@ async def install(client: acme.AcmeClient, certificate_url: str, target: Target,
                                  issuer_name=target.issuer_name)
     try:
         await writer.write_tls_secret(target.namespace, target.secret_name, material,
-                                      payload.certificate_annotations(cert, who), known=secret)
+                                      payload.certificate_annotations(cert, who),
+                                      claim=target.claim, known=secret)
     except writer.SecretConflictError as exc:
         raise CycleError("SecretConflict", str(exc)) from exc
     except writer.SecretWriteError as exc:

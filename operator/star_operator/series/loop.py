@@ -42,6 +42,10 @@ RENEWAL_FAILURES = (ReasonedError, acme.AcmeError, Dns01Error, Retry, ValueError
 #: StarCertificate's (which shares its StarOrder's name).
 WAKE_PREFIX = "series:"
 
+#: A CA's Retry-After on a failed renewal (rateLimited, 429, 503) is honoured up to a day:
+#: asking earlier only earns another refusal, asking much later would let the series lapse.
+RETRY_AFTER_CAP = 86400.0
+
 
 def wake(namespace: str, name: str) -> None:
     """Have the series loop of a StarOrder decide again now (its renew annotation changed)."""
@@ -213,7 +217,7 @@ class SeriesLoop:
         delay = schedule.backoff(attempts, lifetime=life, timing=self.backoff_timing)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after:
-            delay = max(delay, min(retry_after, self.backoff_timing.backoff_max))
+            delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
         retry_at = self.clock() + datetime.timedelta(seconds=delay)
         await self._record(failures=attempts, lastError=f"{reason}: {message}",
                            retryAt=timeutil.format_time(retry_at))

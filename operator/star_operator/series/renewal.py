@@ -28,7 +28,6 @@ from star_operator.ordering.status import StatusRecorder
 from star_operator.ordering.templates import TemplatePolicy
 from star_operator.renewal.fetcher import CycleError
 from star_operator.secrets import writer
-from star_operator import constants as c
 from star_operator.series import install, timing
 from star_operator.verify import VerifiedCertificate
 
@@ -60,7 +59,8 @@ class SeriesContext:
     def target(self) -> install.Target:
         return install.Target(namespace=self.job.namespace, order_name=self.job.name,
                               secret_name=self.job.spec["secretName"], names=self.req.names,
-                              issuer_name=self.policy.name, ca_pem=self.material.ca_pem)
+                              issuer_name=self.policy.name, ca_pem=self.material.ca_pem,
+                              claim=self.job.claim)
 
     @property
     def series(self) -> dict[str, Any]:
@@ -189,8 +189,8 @@ async def settle(ctx: SeriesContext, cert: VerifiedCertificate, order: acme.Orde
 async def _next_csr(ctx: SeriesContext) -> str:
     """Step 1: the CSR of the next certificate (a new staged key unless rotationPolicy Never)."""
     job = ctx.job
-    if rotation_policy(job.spec) == NEVER:
-        return str(job.recorder.get("csr"))
+    if rotation_policy(job.spec) == NEVER:  # the key the Secret holds now, not the first one
+        return str(ctx.series.get("csr") or job.recorder.get("csr"))
     try:
         generated = generate_key_and_csr(ctx.policy.template, ctx.policy.domains,
                                          ctx.req.names, ctx.req.key_type, ctx.req.subject)
@@ -201,8 +201,9 @@ async def _next_csr(ctx: SeriesContext) -> str:
         raise CycleError("TemplateViolation", request.format_violations(violations))
     try:
         await writer.stage_private_key(job.namespace, job.spec["secretName"],
-                                       generated.key_pem,
-                                       {c.OWNER_ANNOTATION: f"{job.namespace}/{job.name}"})
+                                       generated.key_pem, claim=job.claim)
+    except writer.SecretConflictError as exc:
+        raise CycleError("SecretConflict", str(exc)) from exc
     except writer.SecretWriteError as exc:
         raise CycleError("SecretWriteFailed", str(exc)) from exc
     return generated.csr.public_bytes(serialization.Encoding.PEM).decode()
@@ -274,4 +275,5 @@ async def renew(ctx: SeriesContext) -> tuple[VerifiedCertificate, acme.Order]:
         raise CycleError("OrderNotReady", f"order {order.url} is {order.status}")
     cert = await install.install(ctx.client, order.certificate, ctx.target,
                                  clock_skew=ctx.clock_skew)
+    await ctx.record_series(csr=nxt["csr"])  # the current key's CSR, for rotationPolicy Never
     return cert, order

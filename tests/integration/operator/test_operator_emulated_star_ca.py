@@ -170,6 +170,25 @@ def test_rotation_policy_never_keeps_the_key(kubectl: Kubectl, public_env: StarE
     assert key == key2 == key3
 
 
+def test_rotation_policy_switched_to_never_keeps_the_key_the_secret_holds(
+        kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
+    """Never after Always reuses the current key (not the first one, which is gone)."""
+    host = f"switch-{namespace}.star.test"
+    first, key = _issued(kubectl, public_env, namespace, "switch", host, lifetime=f"{SHORT}s")
+    second, key2 = _renewed(kubectl, public_env, namespace, "switch", host, first.serial)
+    assert key2 != key
+    kubectl.run("patch", "starorder", "switch", "-n", namespace, "--type=merge",
+                "-p", '{"spec":{"rotationPolicy":"Never"}}')
+    keys, serial = [], second.serial
+    for _ in range(3):  # a renewal already under way may still bring a new key, then no more
+        cert, k = _renewed(kubectl, public_env, namespace, "switch", host, serial)
+        keys.append(k)
+        serial = cert.serial
+    assert keys[1] == keys[2]
+    assert not get(kubectl, "starorder", "switch", namespace)["status"]["series"].get(
+        "failures")
+
+
 def test_series_ends_at_the_end_date_and_says_the_last_runs_past_it(
         kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
     host = f"end-{namespace}.star.test"
