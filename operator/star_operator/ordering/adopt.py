@@ -2,16 +2,25 @@
 
 The one unrecorded window of issuance is between the CA's answer to newOrder and the status
 PATCH of ``orderURL``: a crash (or a lost HTTP response) there leaves an order at the CA that
-nothing in the cluster knows. The marker for "an order may exist" is the phase ``KeyStaged``
-found on entry: it is recorded right before newOrder, so a reconcile that *starts* in
-``KeyStaged`` without ``orderURL`` may follow such a loss. It then reads the account's orders
-list (RFC 8555 §7.1.2.1) and adopts an order for exactly the same request instead of placing a
-second one.
+nothing in the cluster knows. The marker for "an order may exist" is ``status.newOrderAt``,
+recorded right before newOrder is sent and cleared with the ``orderURL`` PATCH: a reconcile
+that finds it without ``orderURL`` may follow such a loss (a failure before newOrder was sent,
+say the CA unreachable while registering, leaves no marker and adopts nothing). It then reads
+the account's orders list (RFC 8555 §7.1.2.1) and adopts an order for exactly the same request
+instead of placing a second one.
 
-"Exactly the same request" means the same identifiers and the same ``auto-renewal`` end-date,
-lifetime and start-date. The end-date was fixed to the second and recorded at ``KeyStaged``,
-so another StarOrder only matches if it asks for the same names with the same dates staged in
-the same second; that order would then be shared, which is harmless to the CA and documented.
+One StarOrder must never adopt another's order (the account is the CsrTemplate's, shared by
+every StarOrder using it, and a StarOrder can ask for another's names and end-date on purpose).
+What this StarOrder could have placed and not recorded is:
+
+- the same request: the same identifiers and ``auto-renewal`` end-date, lifetime, start-date;
+- not finalized: finalize is only ever sent for a recorded order, so an order that is
+  ``processing`` or ``valid`` (bound to someone's key) is never ours to adopt;
+- the only one: two unrecorded orders for the same request cannot be told apart, so neither
+  is adopted and a new order is placed (the others were never finalized and expire unused).
+
+Left open: another StarOrder's order in the moment between its newOrder answer and its own
+``orderURL`` PATCH, when this StarOrder's own lost newOrder never reached the CA.
 """
 
 from __future__ import annotations
@@ -22,14 +31,15 @@ from star_operator.ordering.request import OrderRequest
 
 #: How many of the newest orders of the account to examine (each is one POST-as-GET).
 SCAN_LIMIT = 50
-#: Orders in these states will never issue; a new order is placed instead.
-DEAD = frozenset({"invalid", "canceled"})
+#: The states of an order nobody has finalized yet: the only ones an unrecorded order of this
+#: StarOrder can be in (others are dead, or bound to a key by someone's finalize).
+UNFINALIZED = frozenset({"pending", "ready"})
 
 
 def same_request(order: acme.Order, req: OrderRequest) -> bool:
-    """Whether ``order`` is what newOrder for ``req`` would have created."""
+    """Whether ``order`` is what newOrder for ``req`` would have created, not finalized since."""
     ar = order.auto_renewal or {}
-    if order.status in DEAD or not ar:
+    if order.status not in UNFINALIZED or not ar:
         return False
     if sorted(n.lower() for n in order.names) != sorted(n.lower() for n in req.names):
         return False
@@ -43,14 +53,13 @@ def same_request(order: acme.Order, req: OrderRequest) -> bool:
 
 async def find_unrecorded_order(client: acme.AcmeClient, req: OrderRequest,
                                 limit: int = SCAN_LIMIT) -> acme.Order | None:
-    """The newest live order of this account matching ``req``, or None.
+    """The one unfinalized order of this account matching ``req``, or None (none, or more
+    than one: see the module docstring).
 
     Examines the last ``limit`` entries of the list (star-ca lists oldest first; an order
     lost to a crash is among the newest unless many were placed after it).
     """
     urls = await client.list_orders()
-    for url in reversed(urls[-limit:]):
-        order = await client.get_order(url)
-        if same_request(order, req):
-            return order
-    return None
+    found = [order for order in [await client.get_order(url) for url in urls[-limit:]]
+             if same_request(order, req)]
+    return found[0] if len(found) == 1 else None

@@ -9,8 +9,9 @@ Steps, each recorded in status before the next begins (see :mod:`.status`):
    ordered); the key generated with its CSR, checked against the template, stored in the
    Secret (``staged-tls.key``), then ``status.csr`` — or, on resume, the stored key and CSR
    reused;
-4. order: newOrder with ``auto-renewal``; ``status.orderURL`` is written the moment the CA
-   answers — on resume the recorded order is continued, never re-placed;
+4. order: ``status.newOrderAt``, then newOrder with ``auto-renewal``; ``status.orderURL`` is
+   written the moment the CA answers — on resume the recorded order is continued, never
+   re-placed, and one whose answer was lost is adopted (:mod:`.adopt`);
 5. dns-01 through RFC 2136, finalize with the CSR, wait for ``valid``;
 6. ``status.starCertificateURL`` and an owned StarCertificate that does the fetching.
 
@@ -211,8 +212,9 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
     """Step 4: newOrder, with the order URL (and ``access``, see :mod:`.ca_access`) recorded
     before anything else can happen.
 
-    ``may_exist``: an earlier attempt got as far as newOrder without recording its answer, so
-    an order the CA created then is adopted rather than duplicated (see :mod:`.adopt`).
+    ``may_exist``: an earlier attempt sent newOrder (``status.newOrderAt``) without recording
+    its answer, so an order the CA created then is adopted rather than duplicated (see
+    :mod:`.adopt`).
     """
     if may_exist:
         with metrics.time_acme("adopt-lookup"):
@@ -220,7 +222,7 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
         if found is not None:
             await job.recorder.record(orderURL=found.url, orderState=found.status,
                                       phase=st.ORDERED, accountURL=client.account_url,
-                                      caAccess=access, mode=mode)
+                                      caAccess=access, mode=mode, newOrderAt=None)
             job.recorder.post_event("Normal", "OrderAdopted",
                                     f"continuing STAR order {found.url}, placed by an earlier "
                                     "attempt whose answer was not recorded")
@@ -230,6 +232,7 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
                                    start_date=req.start_date,
                                    lifetime_adjust=req.lifetime_adjust,
                                    allow_certificate_get=True)
+        await job.recorder.record(newOrderAt=timeutil.format_time(timeutil.utcnow()))
         with metrics.time_acme("new-order"):
             order = await client.new_order(list(req.names), renewal)
     else:
@@ -239,7 +242,8 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
             not_after=series_renewal.not_after_for(req.end_date, wanted, timeutil.utcnow()),
             who=f"{job.namespace}/{job.name}")
     await job.recorder.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
-                              accountURL=client.account_url, caAccess=access, mode=mode)
+                              accountURL=client.account_url, caAccess=access, mode=mode,
+                              newOrderAt=None)
     return order
 
 
@@ -297,7 +301,8 @@ async def reconcile(job: OrderJob) -> None:
         if rec.get("observedGeneration") == job.recorder.generation:
             return  # the CA refused this order; a spec edit starts a new one
         await rec.record(phase=st.PENDING, orderURL=None, orderState=None, csr=None,
-                         ordered=None, startDate=None, endDate=None, starCertificateURL=None)
+                         ordered=None, startDate=None, endDate=None, starCertificateURL=None,
+                         newOrderAt=None)
         order_url = None
     if rec.phase == st.CANCELED:
         return
@@ -324,7 +329,7 @@ async def reconcile(job: OrderJob) -> None:
         if not request.changed_immutable(job.spec, ordered):
             await _ready_valid(job, cert)
         return
-    may_exist = rec.phase == st.KEY_STAGED and not order_url  # see adopt: the marker
+    may_exist = bool(rec.get("newOrderAt")) and not order_url  # see adopt: the marker
     csr = await prepare_key(job, policy, req) if not order_url else _recorded_csr(job)
     material = await _material(job, policy)
     try:

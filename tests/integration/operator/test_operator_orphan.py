@@ -1,6 +1,7 @@
 """The one unrecorded window: the CA created the order but its answer never reached the
 StarOrder's status (a crash, a lost response). On resume the operator finds that order in the
-account's orders list (RFC 8555 §7.1.2.1) and continues it instead of placing a second one."""
+account's orders list (RFC 8555 §7.1.2.1) and continues it instead of placing a second one;
+never another StarOrder's (one that asks for the same names and end-date on purpose)."""
 from __future__ import annotations
 
 import asyncio
@@ -40,9 +41,14 @@ def test_order_whose_answer_was_lost_is_adopted(kubectl: Kubectl, star_env: Star
         staged = wait_condition(kubectl, "starorder", "lost", namespace, status="False",
                                 reason="CAUnreachable")
         assert staged["status"]["phase"] == "KeyStaged" and not staged["status"].get("orderURL")
+        assert not staged["status"].get("newOrderAt")  # newOrder never went out: no marker
         operator_process.kill()
     finally:
         star_ca.start()
+    # What the operator records right before sending newOrder (the lost answer follows).
+    kubectl.run("patch", "starorder", "lost", "-n", namespace, "--subresource=status",
+                "--type=merge", "-p", '{"status": {"newOrderAt": "%s"}}'
+                % timeutil.format_time(timeutil.utcnow()))
     account = get(kubectl, "secret", f"acct-{star_env.template}", OPERATOR_NS)
     key_pem = base64.b64decode(account["data"]["tls.key"])
     lost_url = asyncio.run(new_order_as_the_operator(star_env, key_pem, staged))

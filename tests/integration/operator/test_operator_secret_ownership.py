@@ -1,4 +1,4 @@
-"""One owner per Secret (issue 16, "Ownership"), against the real
+"""One owner per Secret, one StarOrder per CA order (issue 16, "Ownership"), against the real
 control plane, star-ca and BIND 9.
 
 A second StarOrder (or a standalone StarCertificate) naming a Secret that another owns is
@@ -8,10 +8,12 @@ owner is deleted the second one proceeds by itself.
 """
 from __future__ import annotations
 
+import base64
+
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from op_env import StarEnv, ca_orders, get, ready, secret_tls, wait_condition, warned
+from op_env import StarEnv, ca_orders, events, get, ready, secret_tls, wait_condition, warned
 
 from star_devenv.kubectl import Kubectl
 from tests.waiting import wait_for
@@ -179,3 +181,32 @@ def test_a_deleted_secret_frees_it_for_the_waiting_star_order(
                                              waiting["metadata"]["uid"])
     assert names_of(wait_for(lambda: secret_tls(kubectl, ns, secret), 60, "cert")[0]) \
         == [waiting_host]
+
+
+def test_a_star_order_never_adopts_another_star_orders_ca_order(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    """A copycat asks for the victim's names, lifetime and end-date to the second, and starts
+    with the marker of a lost newOrder answer: the victim's (finalized) order matches the
+    request, and must not be taken."""
+    ns, name = namespace, host(namespace, "victim")
+    victim = issued(kubectl, star_env, ns, "victim", [name])
+    end, url = victim["status"]["endDate"], victim["status"]["orderURL"]
+    operator_process.stop()
+    try:
+        copy = star_env.star_order("copycat", ns, [name], lifetime="3s", endDate=end)
+        del copy["spec"]["duration"]
+        kubectl.apply(copy)
+        kubectl.run("patch", "starorder", "copycat", "-n", ns, "--subresource=status",
+                    "--type=merge", "-p", '{"status": {"phase": "KeyStaged", '
+                                          f'"newOrderAt": "{end}"}}}}')
+    finally:
+        operator_process.start()
+    copycat = wait_condition(kubectl, "starorder", "copycat", ns, status="True",
+                             reason="Issued", timeout=120)
+    assert copycat["status"]["orderURL"] != url
+    assert "OrderAdopted" not in [e["reason"] for e in events(kubectl, ns, "copycat")]
+    assert sorted(s for _, s in ca_orders(star_env.ca, name)) == ["valid", "valid"]
+    assert ready(get(kubectl, "starorder", "victim", ns))["status"] == "True"
+    vkey = base64.b64decode(get(kubectl, "secret", "victim-tls", ns)["data"]["tls.key"])
+    ckey = base64.b64decode(get(kubectl, "secret", "copycat-tls", ns)["data"]["tls.key"])
+    assert public_key(vkey) != public_key(ckey)

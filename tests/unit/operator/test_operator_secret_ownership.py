@@ -1,12 +1,16 @@
-"""Secret ownership: the pure decision, and the write refused before anything is written."""
+"""Secret ownership: the pure decision, the write refused before anything is written, and CA
+order adoption limited to what this StarOrder could have placed."""
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
 
-from star_operator import k8s
+from star_operator import acme, k8s
 from star_operator import constants as c
+from star_operator.ordering import adopt
+from star_operator.ordering.request import OrderRequest
 from star_operator.secrets import ownership, writer
 from star_operator.secrets.ownership import Owner, Verdict
 
@@ -14,6 +18,7 @@ A = Owner(c.STARORDER_KIND, "ns", "a", "uid-a")
 B = Owner(c.STARORDER_KIND, "ns", "b", "uid-b")
 A_RECREATED = Owner(c.STARORDER_KIND, "ns", "a", "uid-a2")
 CERT = Owner(c.STARCERTIFICATE_KIND, "ns", "a", "uid-c")
+END = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 
 
 def secret(owner: Owner | None = None, *, managed: bool = True,
@@ -135,3 +140,43 @@ async def test_the_writer_records_the_owner_and_takes_over_a_released_secret(
     (body,) = fake.writes
     assert ownership.recorded_owner(body) == B
     assert body["data"][c.STAGED_KEY] and body["metadata"]["resourceVersion"] == "7"
+
+
+# ------------------------------------------------------------------------ CA order adoption
+
+REQ = OrderRequest(names=("a.test",), key_type="ecdsa-p256", subject={}, lifetime=60,
+                   lifetime_adjust=None, start_date=None, end_date=END)
+
+
+def order(url: str, status: str = "pending") -> acme.Order:
+    return acme.Order.from_json(url, {
+        "status": status, "identifiers": [{"type": "dns", "value": "a.test"}],
+        "auto-renewal": {"end-date": "2030-01-02T03:04:05Z", "lifetime": 60}})
+
+
+class FakeClient:
+    def __init__(self, *orders: acme.Order) -> None:
+        self.orders = {o.url: o for o in orders}
+
+    async def list_orders(self) -> list[str]:
+        return list(self.orders)
+
+    async def get_order(self, url: str) -> acme.Order:
+        return self.orders[url]
+
+
+@pytest.mark.parametrize("status", ["processing", "valid", "invalid", "canceled"])
+def test_a_finalized_or_dead_order_is_never_adopted(status: str) -> None:
+    assert adopt.same_request(order("o", "pending"), REQ)
+    assert adopt.same_request(order("o", "ready"), REQ)
+    assert not adopt.same_request(order("o", status), REQ)
+
+
+async def test_the_one_unfinalized_match_is_adopted() -> None:
+    client = FakeClient(order("other", "valid"), order("mine"))
+    assert (await adopt.find_unrecorded_order(client, REQ)).url == "mine"  # type: ignore
+
+
+async def test_two_unrecorded_matches_adopt_neither() -> None:
+    client = FakeClient(order("one"), order("two"))
+    assert await adopt.find_unrecorded_order(client, REQ) is None  # type: ignore[arg-type]
