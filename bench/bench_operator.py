@@ -45,7 +45,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,12 +75,13 @@ def pct(samples: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(len(s) * q))] if s else float("nan")
 
 
-def summary(samples: list[float]) -> str:
+def summary(samples: list[float], unit: str = "s", digits: int = 2) -> str:
     if not samples:
         return "n=0"
-    return (f"n={len(samples)} min={min(samples):.2f}s p50={pct(samples, 0.5):.2f}s "
-            f"p90={pct(samples, 0.9):.2f}s p99={pct(samples, 0.99):.2f}s max={max(samples):.2f}s "
-            f"mean={statistics.fmean(samples):.2f}s")
+    stats = [("min", min(samples)), ("p50", pct(samples, 0.5)), ("p90", pct(samples, 0.9)),
+             ("p99", pct(samples, 0.99)), ("max", max(samples)),
+             ("mean", statistics.fmean(samples))]
+    return f"n={len(samples)} " + " ".join(f"{k}={v:.{digits}f}{unit}" for k, v in stats)
 
 
 def proc_status(pid: int) -> dict[str, str]:
@@ -126,6 +127,24 @@ def requests_report(before: dict[tuple[str, str], float], after: dict[tuple[str,
             ", ".join(f"{verb} {res} {v / per:.1f}" for v, (verb, res) in top[:12]))
 
 
+def prom_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample of metric ``name`` (``name{...} value`` lines) in a
+    Prometheus text exposition; labels values must not contain ','."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        labels = {}
+        if "{" in head:
+            for part in head[head.index("{") + 1:head.rindex("}")].split(","):
+                if "=" in part:
+                    key, _, val = part.partition("=")
+                    labels[key.strip()] = val.strip().strip('"')
+        out.append((labels, float(value)))
+    return out
+
+
 def machine() -> str:
     model = "?"
     with contextlib.suppress(OSError):
@@ -169,17 +188,20 @@ class Api:
         async with self.session.get(self.base + "/metrics") as resp:
             text = await resp.text()
         out: dict[tuple[str, str], float] = {}
-        for line in text.splitlines():
-            if not line.startswith("apiserver_request_total{"):
-                continue
-            labels = dict(part.split("=", 1) for part in
-                          line[line.index("{") + 1:line.rindex("}")].split(",") if "=" in part)
-            labels = {k: v.strip('"') for k, v in labels.items()}
+        for labels, value in prom_samples(text, "apiserver_request_total"):
             res = labels.get("resource", "") + (f"/{labels['subresource']}"
                                                 if labels.get("subresource") else "")
             key = (labels.get("verb", ""), res)
-            out[key] = out.get(key, 0) + float(line.rsplit(" ", 1)[1])
+            out[key] = out.get(key, 0) + value
         return out
+
+    async def patch(self, path: str, body: dict[str, Any]) -> None:
+        """A JSON merge patch (what ``kubectl annotate`` sends)."""
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with self.session.patch(self.base + path, data=json.dumps(body),
+                                      headers=headers) as resp:
+            if resp.status >= 300:
+                raise RuntimeError(f"PATCH {path}: {resp.status} {await resp.text()}")
 
     async def watch(self, path: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """List then watch ``path`` forever: ("ADDED"|"MODIFIED"|..., object)."""
@@ -215,6 +237,7 @@ class Observations:
     first_cert: dict[str, float] = field(default_factory=dict)  # order -> 1st cert in Secret
     lags: list[float] = field(default_factory=list)          # renewal lags (s)
     lag_window: tuple[float, float] | None = None             # only renewals seen in here count
+    seen_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (secret, serial)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -233,13 +256,17 @@ class Observations:
         return True
 
 
-async def watch_orders(api: Api, obs: Observations) -> None:
+async def watch_orders(api: Api, obs: Observations,
+                       on_object: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Record first Ready=True per StarOrder; ``on_object`` sees every listed/changed one."""
     path = f"/apis/{c.GROUP}/{c.VERSION}/namespaces/{BENCH_NS}/{c.STARORDER_PLURAL}"
     async for _, obj in api.watch(path):
         name = obj["metadata"]["name"]
+        if on_object is not None:
+            on_object(obj)
         if name not in obs.ready and is_ready(obj):
             obs.ready[name] = time.time()
-            obs.notify()
+        obs.notify()
 
 
 async def watch_secrets(api: Api, obs: Observations) -> None:
@@ -256,6 +283,7 @@ async def watch_secrets(api: Api, obs: Observations) -> None:
         if serial in history:
             continue
         history.append(serial)
+        obs.seen_at[(name, serial)] = seen
         if len(history) == 1:
             obs.first_cert[name.removesuffix("-tls")] = seen
         if len(history) > 1 and obs.lag_window and \
@@ -279,23 +307,25 @@ class Operator:
                            str(self.metrics_port)], log_path, env=env)
         self.pid = self.proc.pid
 
-    async def acme_timings(self) -> str:
-        """Mean duration per ACME action from the operator's own Prometheus histogram."""
+    async def scrape(self) -> str:
+        """The operator's own /metrics (Prometheus text)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         async with aiohttp.ClientSession() as session, session.get(url) as resp:
-            text = await resp.text()
-        sums: dict[str, float] = {}
-        counts: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith("star_operator_acme_request_duration_seconds_"):
-                metric, _, value = line.rpartition(" ")
-                action = metric.split('action="', 1)[1].split('"', 1)[0]
-                if metric.endswith("}") and "_sum{" in metric:
-                    sums[action] = float(value)
-                elif "_count{" in metric:
-                    counts[action] = float(value)
-        return ", ".join(f"{a} {sums[a] / counts[a]:.2f}s x{counts[a]:.0f}"
-                         for a in sorted(counts) if counts[a] and a in sums)
+            return await resp.text()
+
+    async def acme_steps(self) -> dict[str, tuple[float, float]]:
+        """action -> (count, total seconds) of the operator's ACME step histogram."""
+        text = await self.scrape()
+        name = "star_operator_acme_request_duration_seconds"
+        sums = {lb["action"]: v for lb, v in prom_samples(text, name + "_sum")}
+        return {lb["action"]: (v, sums.get(lb["action"], 0.0))
+                for lb, v in prom_samples(text, name + "_count")}
+
+    async def acme_timings(self) -> str:
+        """Mean duration per ACME action from the operator's own Prometheus histogram."""
+        steps = await self.acme_steps()
+        return ", ".join(f"{a} {total / n:.2f}s x{n:.0f}"
+                         for a, (n, total) in sorted(steps.items()) if n)
 
     def profile(self, out: str | None) -> Any:
         """py-spy (if installed by hand; not a project dependency) on the operator, or None."""
@@ -339,48 +369,60 @@ async def apply_orders(api: Api, env: StarEnv, obs: Observations, args: argparse
     await asyncio.gather(*(one(i) for i in range(args.orders)))
 
 
+async def ready_phase(api: Api, env: StarEnv, obs: Observations, op: Operator,
+                      args: argparse.Namespace, pids: dict[str, int], duration: int) -> float:
+    """Apply ``args.orders`` StarOrders, wait until all are Ready with a certificate in their
+    Secret, print the figures; returns the time of the first apply (epoch s)."""
+    cpu0, t_start, all0 = cpu_seconds(op.pid), time.time(), cpu_all(pids)
+    req0 = await api.request_counts()
+    print(f"[ready] applying {args.orders} StarOrders (lifetime {args.lifetime}s, "
+          f"{args.apply_concurrency} concurrent POSTs)", flush=True)
+    spy = op.profile(args.py_spy and f"{args.py_spy}-ready.txt")
+    await apply_orders(api, env, obs, args, duration)
+    t_applied = time.time()
+    print(f"  applied in {t_applied - t_start:.1f}s", flush=True)
+    deadline = time.monotonic() + args.ready_timeout
+    await obs.until(lambda: len(obs.ready) >= args.orders, deadline, "all StarOrders Ready")
+    await obs.until(lambda: len(obs.first_cert) >= args.orders, deadline,
+                    "a first certificate in every Secret")
+    op.end_profile(spy)
+    t_ready = max(obs.ready.values()) if obs.ready else float("nan")
+    cpu_ready = cpu_seconds(op.pid) - cpu0
+    per_order = [obs.ready[n] - obs.applied[n] for n in obs.ready if n in obs.applied]
+    hwm_ready = mem_mb(op.pid, "VmHWM")
+    print(f"  Ready: {len(obs.ready)}/{args.orders}")
+    print(f"  apply -> Ready per order: {summary(per_order)}")
+    to_cert = [obs.first_cert[n] - obs.applied[n] for n in obs.first_cert if n in obs.applied]
+    print(f"  apply -> first certificate in its Secret: {summary(to_cert)}; all by "
+          f"{max(obs.first_cert.values(), default=float('nan')) - t_start:.1f}s")
+    print(f"  first apply -> all Ready: {t_ready - t_start:.1f}s "
+          f"(last apply -> all Ready {t_ready - t_applied:.1f}s)")
+    print(f"  operator CPU during phase: {cpu_ready:.1f}s; VmHWM {hwm_ready:.0f} MB, "
+          f"VmRSS {mem_mb(op.pid, 'VmRSS'):.0f} MB")
+    print(f"  CPU by component (% of one core): "
+          f"{cpu_report(all0, cpu_all(pids), time.time() - t_start)}")
+    print(f"  operator's ACME timings (mean): {await op.acme_timings()}")
+    print(f"  API requests: {requests_report(req0, await api.request_counts(), args.orders)}",
+          flush=True)
+    return t_start
+
+
+def component_pids(plane: LocalControlPlane, env: StarEnv, op: Operator) -> dict[str, int]:
+    """The processes whose CPU is reported: operator, CA, BIND, control plane."""
+    assert plane.state is not None and env.ca.pid is not None and env.dns.pid is not None
+    return {"operator": op.pid, "ca": env.ca.pid, "named": env.dns.pid, **plane.state.pids}
+
+
 async def measure(plane: LocalControlPlane, env: StarEnv, op: Operator,
                   args: argparse.Namespace) -> None:
-    assert plane.state is not None and env.ca.pid is not None and env.dns.pid is not None
-    pids = {"operator": op.pid, "star-ca": env.ca.pid, "named": env.dns.pid,
-            **plane.state.pids}
+    pids = component_pids(plane, env, op)
     api = Api(plane)
     obs = Observations()
     watchers = [asyncio.create_task(watch_orders(api, obs)),
                 asyncio.create_task(watch_secrets(api, obs))]
     duration = int(args.ready_timeout + args.renew_seconds + 4 * args.lifetime)
     try:
-        cpu0, t_start, all0 = cpu_seconds(op.pid), time.time(), cpu_all(pids)
-        req0 = await api.request_counts()
-        print(f"[ready] applying {args.orders} StarOrders (lifetime {args.lifetime}s, "
-              f"{args.apply_concurrency} concurrent POSTs)", flush=True)
-        spy = op.profile(args.py_spy and f"{args.py_spy}-ready.txt")
-        await apply_orders(api, env, obs, args, duration)
-        t_applied = time.time()
-        print(f"  applied in {t_applied - t_start:.1f}s", flush=True)
-        deadline = time.monotonic() + args.ready_timeout
-        await obs.until(lambda: len(obs.ready) >= args.orders, deadline, "all StarOrders Ready")
-        await obs.until(lambda: len(obs.first_cert) >= args.orders, deadline,
-                        "a first certificate in every Secret")
-        op.end_profile(spy)
-        t_ready = max(obs.ready.values()) if obs.ready else float("nan")
-        cpu_ready = cpu_seconds(op.pid) - cpu0
-        per_order = [obs.ready[n] - obs.applied[n] for n in obs.ready if n in obs.applied]
-        hwm_ready = mem_mb(op.pid, "VmHWM")
-        print(f"  Ready: {len(obs.ready)}/{args.orders}")
-        print(f"  apply -> Ready per order: {summary(per_order)}")
-        to_cert = [obs.first_cert[n] - obs.applied[n] for n in obs.first_cert if n in obs.applied]
-        print(f"  apply -> first certificate in its Secret: {summary(to_cert)}; all by "
-              f"{max(obs.first_cert.values(), default=float('nan')) - t_start:.1f}s")
-        print(f"  first apply -> all Ready: {t_ready - t_start:.1f}s "
-              f"(last apply -> all Ready {t_ready - t_applied:.1f}s)")
-        print(f"  operator CPU during phase: {cpu_ready:.1f}s; VmHWM {hwm_ready:.0f} MB, "
-              f"VmRSS {mem_mb(op.pid, 'VmRSS'):.0f} MB")
-        print(f"  CPU by component (% of one core): "
-              f"{cpu_report(all0, cpu_all(pids), time.time() - t_start)}")
-        print(f"  operator's ACME timings (mean): {await op.acme_timings()}")
-        print(f"  API requests: {requests_report(req0, await api.request_counts(), args.orders)}",
-              flush=True)
+        await ready_phase(api, env, obs, op, args, pids, duration)
 
         # Renewals: count those seen from now on (the lag of late first certificates would
         # measure issuance, and they are excluded anyway by 'len(history) > 1').
@@ -421,6 +463,38 @@ async def measure(plane: LocalControlPlane, env: StarEnv, op: Operator,
         await api.close()
 
 
+@contextlib.contextmanager
+def bench_cluster(make_ca: Callable[[LocalDNS], Any], extra_env: dict[str, str],
+                  keep_logs: str | None, **env_options: Any
+                  ) -> Iterator[tuple[LocalControlPlane, StarEnv, Operator]]:
+    """Control plane, BIND, the CA ``make_ca(dns)`` (a context manager), CRDs, the DNO's
+    Secrets and CsrTemplate (``env_options``: StarEnv's ``profile``, or a callable of the
+    started CA returning its options), the operator, and the template Ready."""
+    t = time.monotonic()
+    with LocalControlPlane() as plane, LocalDNS("bench.test") as dns, make_ca(dns) as ca:
+        kubectl = Kubectl(plane.kubeconfig)
+        apply_crds(kubectl, ROOT / "crds")
+        options = {k: v(ca) if callable(v) else v for k, v in env_options.items()}
+        env = StarEnv(kubectl, dns, ca, suffix=uuid.uuid4().hex[:6], **options)
+        env.install()
+        kubectl.run("create", "namespace", BENCH_NS)
+        log_path = plane.directory / "operator.log"
+        op = Operator(plane, log_path, extra_env)
+        try:
+            kubectl.run("wait", "--for=condition=Ready", f"csrtemplate/{env.template}",
+                        "--timeout=120s", timeout=150)
+            print(f"setup: {time.monotonic() - t:.1f}s (control plane, BIND, CA, operator, "
+                  f"CsrTemplate Ready)", flush=True)
+            yield plane, env, op
+        finally:
+            op.stop()
+            if keep_logs:
+                Path(keep_logs).write_bytes(log_path.read_bytes())
+            errors = sum(1 for line in log_path.read_text(errors="replace").splitlines()
+                         if '"levelname": "ERROR"' in line or "Traceback" in line)
+            print(f"operator log: {errors} error lines ({log_path.stat().st_size // 1024} kB)")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--orders", type=int, default=1000)
@@ -443,29 +517,10 @@ def main() -> int:
           f"renew-window={args.renew_seconds:.0f}s", flush=True)
     extra_env = dict(kv.split("=", 1) for kv in args.env)
 
-    t = time.monotonic()
-    with LocalControlPlane() as plane, LocalDNS("bench.test") as dns, \
-            LocalCA(dns_server=dns.server, min_lifetime=1, max_duration=86400) as ca:
-        kubectl = Kubectl(plane.kubeconfig)
-        apply_crds(kubectl, ROOT / "crds")
-        env = StarEnv(kubectl, dns, ca, suffix=uuid.uuid4().hex[:6])
-        env.install()
-        kubectl.run("create", "namespace", BENCH_NS)
-        log_path = plane.directory / "operator.log"
-        op = Operator(plane, log_path, extra_env)
-        try:
-            kubectl.run("wait", "--for=condition=Ready", f"csrtemplate/{env.template}",
-                        "--timeout=120s", timeout=150)
-            print(f"setup: {time.monotonic() - t:.1f}s (control plane, BIND, CA, operator, "
-                  f"CsrTemplate Ready)", flush=True)
-            asyncio.run(measure(plane, env, op, args))
-        finally:
-            op.stop()
-            if args.keep_logs:
-                Path(args.keep_logs).write_bytes(log_path.read_bytes())
-            errors = sum(1 for line in log_path.read_text(errors="replace").splitlines()
-                         if '"levelname": "ERROR"' in line or "Traceback" in line)
-            print(f"operator log: {errors} error lines ({log_path.stat().st_size // 1024} kB)")
+    with bench_cluster(lambda dns: LocalCA(dns_server=dns.server, min_lifetime=1,
+                                           max_duration=86400),
+                       extra_env, args.keep_logs) as (plane, env, op):
+        asyncio.run(measure(plane, env, op, args))
     return 0
 
 
