@@ -12,6 +12,7 @@ time: the decisions (when, forced, backoff, Retry-After, end-date) are unit-test
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -90,20 +91,34 @@ class SeriesLoop:
         self.backoff_timing = backoff_timing
         self.clock = clock
         self.renew, self.settle = renew, settle
+        #: What the last renewal used and installed, so that ARI re-checks cost no API reads.
+        self._ctx: renewal.SeriesContext | None = None
+        self._leaf: x509.Certificate | None = None
+        #: The next ARI re-check when the window did not move (not worth a status write).
+        self._check_at: datetime.datetime | None = None
 
     @property
     def series(self) -> dict[str, Any]:
         return dict(self.job.recorder.get("series") or {})
 
     async def run(self, stopped: Any) -> None:
-        """Decide, sleep, repeat, until kopf stops the daemon (deletion, or not Valid)."""
+        """Decide, sleep, repeat, until kopf stops the daemon (deletion, or not Valid).
+
+        The sleep also ends when kopf sets ``stopped``, so deletion and shutdown are not held
+        up to kopf's cancellation timeout.
+        """
         key = WAKE_PREFIX + self.job.name
         try:
             while not stopped:
                 delay = await self.step()
                 if stopped:
                     break
-                await wakeups.sleep(self.job.namespace, key, delay)
+                woken = asyncio.ensure_future(wakeups.sleep(self.job.namespace, key, delay))
+                halted = asyncio.ensure_future(stopped.wait(delay))
+                _, pending = await asyncio.wait({woken, halted},
+                                                return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
         finally:
             wakeups.forget(self.job.namespace, key)
 
@@ -122,7 +137,7 @@ class SeriesLoop:
         due = timeutil.parse_time(series.get("renewAt"))
         if due is None:
             return None  # the series reached its end-date
-        check = timeutil.parse_time(series.get("ariCheckAt"))
+        check = self._check_at or timeutil.parse_time(series.get("ariCheckAt"))
         if check is not None and check < due:
             if check <= now:
                 await self._recheck_window(now)
@@ -148,46 +163,59 @@ class SeriesLoop:
         await renewal.record_series(self.job.recorder, **fields)
 
     async def _current_leaf(self) -> x509.Certificate | None:
-        """The leaf the Secret serves, if it is the one the series recorded."""
-        secret = await k8s.get_secret(self.job.namespace, self.job.spec["secretName"])
-        chain = payload.unb64(((secret or {}).get("data") or {}).get(c.TLS_CRT))
-        if not chain:
-            return None
-        leaf = pem.load_chain(chain)[0]
-        return leaf if format(leaf.serial_number, "x") == self.series.get("serial") else None
+        """The leaf the Secret serves, if it is the one the series recorded (read once per
+        daemon; after that the loop knows what it installed)."""
+        if self._leaf is None:
+            secret = await k8s.get_secret(self.job.namespace, self.job.spec["secretName"])
+            chain = payload.unb64(((secret or {}).get("data") or {}).get(c.TLS_CRT))
+            self._leaf = pem.load_chain(chain)[0] if chain else None
+        if self._leaf is not None and format(self._leaf.serial_number, "x") == \
+                self.series.get("serial"):
+            return self._leaf
+        return None
 
     async def _recheck_window(self, now: datetime.datetime) -> None:
-        """Ask the CA again (Retry-After passed); a new window means a new moment."""
+        """Ask the CA again (its Retry-After passed); a new window means a new moment.
+
+        Cheap by design, as it runs several times per certificate: one unauthenticated GET at
+        the CA, with the client of the last renewal and the leaf the loop installed; the status
+        is written only when the window moved (the next re-check time lives in memory: after a
+        restart the first decision simply asks once more).
+        """
         try:
-            ctx = await self.context_for(self.job)
+            ctx = self._ctx or await self.context_for(self.job)
+            self._ctx = ctx
             leaf = await self._current_leaf()
             if leaf is None:
+                self._check_at = None
                 await self._record(ariCheckAt=None)
                 return
             window, retry_after, cid = await renewal.window_of(ctx, leaf)
         except RENEWAL_FAILURES as exc:
             self.job.recorder.logger.warning("ARI re-check failed: %s", exc)
-            await self._record(ariCheckAt=None)  # keep the moment already chosen
+            lifetime = datetime.timedelta(seconds=int(self.series.get("issuedLifetime") or 60))
+            self._check_at = timing.ari_recheck(now, None, lifetime)  # later; moment kept
             return
         fields = renewal.plan_fields(leaf, window, retry_after, cid, now, ctx)
-        old = self.series.get("window")
-        if fields["window"] == old:  # same window: keep the moment drawn from it
-            fields = {"ariCheckAt": fields["ariCheckAt"]}
-        else:
-            self.job.recorder.post_event(
-                "Normal", "RenewalWindowChanged",
-                f"the CA moved the renewal window to {fields['window']}; next certificate "
-                f"ordered at {fields['renewAt']}")
+        if fields["window"] == self.series.get("window"):  # same window: keep the moment
+            self._check_at = timeutil.parse_time(fields["ariCheckAt"])
+            return
+        self._check_at = None
+        self.job.recorder.post_event(
+            "Normal", "RenewalWindowChanged",
+            f"the CA moved the renewal window to {fields['window']}; next certificate "
+            f"ordered at {fields['renewAt']}")
         await self._record(**fields)
 
     async def _renew(self, due: datetime.datetime, wanted: str | None) -> float:
         """Order, validate, finalize, install the next certificate; 0 on success (re-plan)."""
         try:
-            ctx = await self.context_for(self.job)
+            ctx = await self.context_for(self.job)  # fresh: the template may have changed
             cert, order = await self.renew(ctx)
         except RENEWAL_FAILURES as exc:
             return await self._failed(exc)
         series = await self.settle(ctx, cert, order, renewed=True)
+        self._ctx, self._leaf, self._check_at = ctx, getattr(cert, "leaf", None), None
         if wanted is not None:
             await self._record(renewRequest=wanted)
         metrics.series_renewal_lag.observe(max(0.0, (self.clock() - due).total_seconds()))

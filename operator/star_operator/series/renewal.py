@@ -91,6 +91,8 @@ async def window_of(ctx: SeriesContext, leaf: x509.Certificate
     except ValueError:
         return None, None, None
     try:
+        if not (await ctx.client.directory()).renewal_info:
+            return None, None, cid  # no ARI: nothing asked, nothing timed
         with metrics.time_acme("renewal-info"):
             info = await ctx.client.renewal_info(leaf)
     except acme.AcmeError as exc:

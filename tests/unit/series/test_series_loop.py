@@ -201,3 +201,62 @@ async def test_expired_certificate_makes_a_failing_renewal_not_ready() -> None:
     steps.fail_with = [CycleError("OrderInvalid", "no")]
     await loop.step()
     assert rec.status["ready"][:2] == [False, "OrderInvalid"]
+
+
+def _leaf(serial: int) -> Any:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(serial).not_valid_before(T0)
+            .not_valid_after(T0 + datetime.timedelta(seconds=90)).sign(key, hashes.SHA256()))
+
+
+def _with_ari(monkeypatch: pytest.MonkeyPatch, windows: list[Any]):
+    """A loop whose current certificate has an ARI window, re-checked at T0 + 10 s."""
+    from types import SimpleNamespace
+
+    from star_operator.series.timing import SeriesTiming, Window
+    first = {"start": iso(T0 + datetime.timedelta(seconds=60)),
+             "end": iso(T0 + datetime.timedelta(seconds=75))}
+    loop, rec, steps, clock = make({"renewAt": iso(T0 + datetime.timedelta(seconds=70)),
+                                    "ariCheckAt": iso(T0 + datetime.timedelta(seconds=10)),
+                                    "window": first, "serial": format(0x51, "x")})
+    calls = []
+
+    async def window_of(ctx: Any, leaf: Any) -> Any:
+        calls.append(leaf.serial_number)
+        start, end = windows.pop(0)
+        return Window(T0 + datetime.timedelta(seconds=start),
+                      T0 + datetime.timedelta(seconds=end)), 9.0, "cid"
+    monkeypatch.setattr(renewal, "window_of", window_of)
+
+    async def context_for(job: OrderJob) -> Any:
+        return SimpleNamespace(req=SimpleNamespace(end_date=T0 + datetime.timedelta(days=1)),
+                               timing=SeriesTiming(retry_after_min=1), rng=None)
+    loop.context_for = context_for
+    loop._leaf = _leaf(0x51)
+    clock.now = T0 + datetime.timedelta(seconds=10)
+    return loop, rec, steps, clock, calls
+
+
+async def test_ari_recheck_with_the_same_window_writes_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    loop, rec, steps, clock, calls = _with_ari(monkeypatch, [(60, 75), (60, 75)])
+    assert await loop.step() == 0.0
+    assert calls == [0x51] and rec.writes == [] and rec.events == []
+    assert await loop.step() == pytest.approx(9.0)  # the CA's Retry-After, in memory
+    clock.now += datetime.timedelta(seconds=9)
+    await loop.step()
+    assert len(calls) == 2 and rec.writes == [] and steps.renewals == 0
+
+
+async def test_ari_window_moved_to_the_past_renews_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop, rec, steps, clock, calls = _with_ari(monkeypatch, [(8, 9)])  # revoked: in the past
+    assert await loop.step() == 0.0
+    assert [e[1] for e in rec.events] == ["RenewalWindowChanged"]
+    assert rec.status["series"]["renewAt"] == iso(clock.now)
+    assert await loop.step() == 0.0 and steps.renewals == 1
