@@ -42,6 +42,9 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
     job = _job(body, retry, logger)
     try:
         with transient.retried_later(job.delay()):
+            if cancel.cancel_requested(job.spec):
+                await cancel.cancel_in_place(job, cfg.delete_backoff_max)
+                return
             async with limits.issuance_slot(), asyncio.timeout(cfg.issuance_timeout):
                 await issuance.reconcile(job)
     except issuance.Retry as exc:

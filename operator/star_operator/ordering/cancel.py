@@ -78,8 +78,15 @@ async def _end_series(job: OrderJob) -> str:
     return f"revoked at the CA (cessationOfOperation): serial {series.get('serial')}"
 
 
-async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:
-    """Cancel (or force), then apply ``spec.secretPolicy``; raise :class:`Retry` on failure."""
+def cancel_requested(spec: Mapping[str, Any]) -> bool:
+    """``spec.canceled: true``: end the delegation now and keep the StarOrder (and Secret)."""
+    return spec.get("canceled") is True
+
+
+async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
+    """Stop the delegation at the CA: cancel a native STAR order, or end an emulated series
+    (revoking what is out); a force-delete annotation skips it with a Warning. Raises
+    :class:`Retry` while the CA does not confirm. Shared by deletion and ``spec.canceled``."""
     rec = job.recorder
     order_url = rec.get("orderURL")
     if force_requested(job.body):
@@ -110,7 +117,26 @@ async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:
             rec.post_event("Normal", "SeriesEnded", f"emulated STAR series ended, no further "
                                                     f"order; {state}")
         else:
+            await rec.record(orderState=state)
             rec.post_event("Normal", "Canceled", f"STAR order {order_url} is {state} at the CA")
+
+
+async def cancel_in_place(job: OrderJob, delay_cap: float) -> None:
+    """``spec.canceled``: the delegation ends as on deletion, the objects stay (phase
+    ``Canceled``, irreversible: a new StarOrder starts a new delegation)."""
+    if job.recorder.phase == st.CANCELED:
+        return
+    await end_at_ca(job, delay_cap)
+    await job.recorder.ready(False, "Canceled", "spec.canceled: the delegation was ended at the "
+                                                "CA; no further certificate. The Secret keeps "
+                                                "the last one until it expires.",
+                             event="Normal", phase=st.CANCELED)
+
+
+async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:
+    """Cancel (or force), then apply ``spec.secretPolicy``; raise :class:`Retry` on failure."""
+    rec = job.recorder
+    await end_at_ca(job, delay_cap)
     if (job.spec.get("secretPolicy") or "Retain") == "Delete":
         await _delete_own_secret(job)
     metrics.forget_order(job.namespace, job.name, rec.phase)

@@ -217,6 +217,28 @@ def ready_message(kubectl: Kubectl, ns: str, name: str) -> str:
     return next(c["message"] for c in conds if c["type"] == "Ready")
 
 
+def test_spec_canceled_ends_the_series_and_revokes(
+        kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
+    host = f"stop-{namespace}.star.test"
+    first, _ = _issued(kubectl, public_env, namespace, "stop", host, lifetime=f"{MEDIUM}s",
+                       csrTemplateName=public_env.medium)
+    kubectl.run("patch", "starorder", "stop", "-n", namespace, "--type=merge",
+                "-p", '{"spec":{"canceled":true}}')
+    order = wait_condition(kubectl, "starorder", "stop", namespace, status="False",
+                           reason="Canceled", timeout=60)
+    assert order["status"]["phase"] == "Canceled"
+    assert ca_revocations(public_env.ca)[first.serial] == 5
+    orders = len(ca_orders(public_env.ca, host))
+    kubectl.run("annotate", "starorder", "stop", "-n", namespace,
+                "renew.star.operator.dev/requested-at=after-cancel")
+    assert wait_for(lambda: warned(kubectl, namespace, "stop", "RenewRefused") or
+                    len(ca_orders(public_env.ca, host)) > orders or
+                    (timeutil.utcnow() - first.not_before).total_seconds() > MEDIUM * 5 / 6,
+                    MEDIUM, "the planned renewal moment (or a forbidden order)")
+    assert len(ca_orders(public_env.ca, host)) == orders  # nothing ordered after cancel
+    assert _current(kubectl, public_env, namespace, [host], "stop-tls")  # Secret kept
+
+
 def _as_the_account(kubectl: Kubectl, env: StarEnv,
                     action: Callable[[acme.AcmeClient], Awaitable[Any]]) -> Any:
     """Act at the CA with the medium template's account, as the operator itself could."""

@@ -129,6 +129,30 @@ def test_delete_cancels_at_the_ca_and_secret_is_kept(
     assert secret_tls(kubectl, namespace, "gone-tls") == last  # nothing rotated after cancel
 
 
+def test_spec_canceled_ends_the_delegation_and_keeps_the_objects(
+        kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
+    """``spec.canceled: true`` cancels at the CA like a deletion, but the StarOrder, its
+    StarCertificate and the Secret stay, and say so."""
+    name = unique_host(namespace, "kept")
+    kubectl.apply(star_env.star_order("kept", namespace, [name], lifetime="3s"))
+    order = wait_condition(kubectl, "starorder", "kept", namespace, status="True", timeout=120)
+    url = order["status"]["starCertificateURL"]
+    wait_for(lambda: secret_tls(kubectl, namespace, "kept-tls"), 60, "first certificate")
+    kubectl.run("patch", "starorder", "kept", "-n", namespace, "--type=merge",
+                "-p", '{"spec":{"canceled":true}}')
+    canceled = wait_condition(kubectl, "starorder", "kept", namespace, status="False",
+                              reason="Canceled", timeout=60)
+    assert canceled["status"]["phase"] == "Canceled"
+    assert [s for _, s in ca_orders(star_env.ca, name)] == ["canceled"]
+    with pytest.raises(acme.AcmeProblem) as problem:
+        asyncio.run(acme.fetch_star_certificate(None, url, star_env.root_pem))
+    assert problem.value.short_type == "autoRenewalCanceled"
+    wait_condition(kubectl, "starcertificate", "kept", namespace, status="False",
+                   reason="Canceled", timeout=60)
+    assert secret_tls(kubectl, namespace, "kept-tls") is not None
+    kubectl.run("delete", "starorder", "kept", "-n", namespace, "--timeout=60s")  # no CA step
+
+
 def test_template_deleted_first_still_cancels_with_the_recorded_account(
         kubectl: Kubectl, star_env: StarEnv, operator_process, namespace: str) -> None:
     """The DNO deletes the CsrTemplate while a StarOrder runs: deleting the StarOrder must still
