@@ -14,7 +14,7 @@ from star_operator import timeutil
 from . import certinfo, render
 from .errors import OK, CliError
 from .kube import Kube
-from .resources import SECRET, resolve
+from .resources import SECRET, add_target, resolve
 
 NAME = "inspect"
 ANNOTATION_PREFIXES = (f"{c.GROUP}/", f"{c.CM_PREFIX}/")
@@ -26,8 +26,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Decode the certificates in a kubernetes.io/tls Secret (tls.crt, ca.crt): "
                     "names, serial, validity, issuer, key type, fingerprint; whether tls.key "
                     "matches the leaf; the star.operator.dev and cert-manager.io annotations.")
-    parser.add_argument("kind", metavar="secret", help="what to inspect (only: secret)")
-    parser.add_argument("name", metavar="NAME", nargs="?", help="the Secret's name")
+    add_target(parser, "what to inspect (only: secret)", "the Secret's name")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
     parser.set_defaults(run=run)
 

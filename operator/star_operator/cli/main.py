@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import inspect_secret, renew, status
+from . import cancel, inspect_secret, renew, status
 from .errors import ERROR, CliError
 
 PROG = "kubectl star"
 #: One module per command: ``register(subparsers, common)`` adds its parser (with
 #: ``set_defaults(run=...)``), ``run(args, kube)`` returns the exit code.
-COMMANDS = (status, renew, inspect_secret)
+COMMANDS = (status, renew, cancel, inspect_secret)
 
 
 def common_options() -> argparse.ArgumentParser:

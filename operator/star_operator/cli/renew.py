@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import time
 from typing import Any
 
 from star_operator import constants as c
@@ -19,8 +18,9 @@ from star_operator import timeutil
 from . import render
 from .errors import NOT_POSSIBLE, OK, CliError
 from .kube import Kube
-from .resources import STARCERTIFICATE, STARORDER, split_target
+from .resources import STARCERTIFICATE, STARORDER, add_target, split_target
 from .status import EMULATED, NATIVE, order_mode
+from .waiting import add_wait_options, wait_until
 
 NAME = "renew"
 KINDS = (STARORDER, STARCERTIFICATE)
@@ -32,12 +32,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description=f"Emulated STAR series: set {c.RENEW_ANNOTATION} so the operator orders "
                     f"the next certificate now (a new key under rotationPolicy Always). Native "
                     f"STAR orders are renewed by the CA itself and cannot be forced (exit 2).")
-    parser.add_argument("kind", metavar="KIND", help="starorder (or starorder/NAME)")
-    parser.add_argument("name", metavar="NAME", nargs="?")
-    parser.add_argument("--wait", action="store_true",
-                        help="wait until the Secret holds the new certificate")
-    parser.add_argument("--timeout", type=float, default=120, metavar="SECONDS",
-                        help="how long --wait waits (default 120)")
+    add_target(parser, "starorder (or starorder/NAME)")
+    add_wait_options(parser, "the Secret holds the new certificate", 120)
     parser.set_defaults(run=run)
 
 
@@ -54,6 +50,8 @@ def refusal(order: dict[str, Any]) -> str | None:
     mode = order_mode(order)
     if meta.get("deletionTimestamp"):
         return f"{ref} is being deleted: no further certificate is ordered"
+    if st.get("phase") == "Canceled":
+        return f"{ref} is canceled (spec.canceled): no further certificate is ordered"
     if mode == NATIVE:
         url = st.get("starCertificateURL")
         return (f"{ref} is a native STAR order (RFC 8739): the CA re-issues its certificate by "
@@ -102,17 +100,16 @@ def run(args: argparse.Namespace, kube: Kube) -> int:
 
 def _wait(kube: Kube, name: str, value: str, old_serial: str, timeout: float
           ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = kube.get(STARORDER, name).get("status") or {}
-        series = st.get("series") or {}
-        if series.get("renewRequest") == value and series.get("serial") not in (None,
-                                                                                 old_serial):
-            return series
-        if time.monotonic() >= deadline:
-            ready = next((x for x in st.get("conditions") or () if x.get("type") == "Ready"),
-                         {})
-            raise CliError(f"no new certificate within {render.duration(timeout)} (Ready "
-                           f"{ready.get('status')} {ready.get('reason')}: "
-                           f"{ready.get('message')}; lastError: {series.get('lastError')})")
-        time.sleep(1)
+    def renewed(order: dict[str, Any]) -> bool:
+        series = (order.get("status") or {}).get("series") or {}
+        return series.get("renewRequest") == value and series.get("serial") not in (
+            None, old_serial)
+    order, done = wait_until(lambda: kube.get(STARORDER, name), renewed, timeout)
+    st = order.get("status") or {}
+    series = st.get("series") or {}
+    if done:
+        return series
+    ready = next((x for x in st.get("conditions") or () if x.get("type") == "Ready"), {})
+    raise CliError(f"no new certificate within {render.duration(timeout)} (Ready "
+                   f"{ready.get('status')} {ready.get('reason')}: "
+                   f"{ready.get('message')}; lastError: {series.get('lastError')})")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from star_operator import constants as c
 
@@ -42,6 +43,12 @@ def resolve(text: str, allowed: tuple[Kind, ...]) -> Kind:
             return kind
     names = ", ".join(k.singular for k in allowed)
     raise CliError(f"unknown kind {text!r} (expected {names})")
+
+
+def add_target(parser: Any, kind_help: str, name_help: str | None = None) -> None:
+    """The ``KIND NAME`` (or ``KIND/NAME``) positionals every command takes."""
+    parser.add_argument("kind", metavar="KIND", help=kind_help)
+    parser.add_argument("name", metavar="NAME", nargs="?", help=name_help)
 
 
 def split_target(kind_arg: str, name_arg: str | None, allowed: tuple[Kind, ...]

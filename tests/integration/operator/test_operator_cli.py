@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from op_env import StarEnv, events, get, secret_tls, wait_condition
+from op_env import StarEnv, ca_revocations, events, get, secret_tls, wait_condition
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
@@ -244,6 +244,17 @@ def test_emulated_series_status_and_forced_renewal(
                                     "-o", "json").stdout)
         assert inspected["certificates"][0]["serial"] == serial_hex(third)
         assert inspected["key"]["matchesLeaf"] is True
+
+        proc = star(kubeconfig, "cancel", "starorder", "emu", "-n", namespace, "--wait")
+        assert proc.returncode == 0, proc.stderr
+        assert "revoked" in proc.stdout and "canceled (" in proc.stdout
+        order = get(kubectl, "starorder", "emu", namespace)
+        assert order["spec"]["canceled"] is True and order["status"]["phase"] == "Canceled"
+        assert ca_revocations(hour_env.ca)[serial_hex(third)] == 5
+        assert "already canceled" in star(kubeconfig, "cancel", "starorder", "emu", "-n",
+                                          namespace).stdout
+        refused = star(kubeconfig, "renew", "starorder", "emu", "-n", namespace)
+        assert refused.returncode == 2  # nothing more for a canceled series
     finally:
         kubectl.run("delete", "starorder", "emu", "-n", namespace, "--timeout=60s",
                     check=False, timeout=90)

@@ -40,3 +40,8 @@ def test_request_value_is_rfc3339_utc_and_distinct_per_call() -> None:
     assert value == "2030-01-01T12:00:00.000005Z"
     assert timeutil.parse_time(value) == now
     assert renew.request_value(now + datetime.timedelta(microseconds=1)) != value
+
+
+def test_canceled_series_is_refused_as_canceled() -> None:
+    why = renew.refusal(_order(mode="Emulated", phase="Canceled", series={"serial": "ab"}))
+    assert why is not None and "is canceled" in why
