@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nexport KUBECONFIG={info['kubeconfig']}", file=sys.stderr)
         return 0
     if args.command == "down":
-        environment.down(args.state_dir)
+        environment.down(args.state_dir, lambda step: print(step, file=sys.stderr))
         print("stopped")
         return 0
     info = environment.status(args.state_dir)

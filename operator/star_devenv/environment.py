@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,17 +138,27 @@ def status(state_dir: Path) -> dict[str, Any]:
             "node": _node_info(node) if node else {"running": False}}
 
 
-def down(state_dir: Path) -> None:
+def down(state_dir: Path, report: Callable[[str], None] | None = None) -> None:
     """Stop everything `up` started (CA, node, DNS, control plane) and remove the state
-    directory. The node goes while the API server still runs: it deletes its pods through it."""
+    directory; `report` gets one line per step. The node goes while the API server still runs:
+    it lists its pods and removes them and itself from the API."""
+    def step(what: str) -> None:
+        if report is not None:
+            report(what)
     ca = _ca_status(state_dir)
     if ca.get("pid"):
+        step(f"stopping star-ca (pid {ca['pid']})")
         stop_pid(ca["pid"])
     node = load_node(state_dir)
     if node is not None:
-        node.stop()
-    dns.down(state_dir)
+        node.stop(report)
+    if (state_dir / dns.STATE_FILE).exists():
+        step("stopping BIND 9")
+        dns.down(state_dir)
     cp_dir = state_dir / "controlplane"
     if (cp_dir / CP_STATE_FILE).exists():
-        LocalControlPlane.load(cp_dir).stop()
+        plane = LocalControlPlane.load(cp_dir)
+        step(f"stopping the control plane ({', '.join(reversed(list(plane.running())))})")
+        plane.stop()
+    step(f"removing {state_dir}")
     shutil.rmtree(state_dir, ignore_errors=True)

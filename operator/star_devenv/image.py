@@ -2,7 +2,8 @@
 
 The project image is three layers, each cached and rebuilt only when its inputs change:
   1. a Debian bookworm rootfs from `debootstrap --variant=minbase --include=python3,python3-venv`
-     (the mirror is the machine's own apt source); inputs: suite and package list;
+     (the mirror is the machine's own apt source, or `--mirror URL` /
+     $STAR_DEBIAN_MIRROR: star_devenv.apt_sources); inputs: suite and package list;
   2. a virtualenv `/opt/star` with the project's dependencies (wheels from PyPI); inputs: the
      dependency list in pyproject.toml;
   3. the project's own wheel installed into that venv, with `star-operator` and `star-ca` on
@@ -12,10 +13,12 @@ All are written as a docker-archive tarball (`manifest.json`, the image config J
 `rootfs.diff_ids`, one uncompressed tar per layer) that `ctr images import` accepts. No registry,
 no Docker engine: see ../shared/reference/local-node.md.
 
-`python -m star_devenv.image` builds the project image and prints its archive path and tag.
+`python -m star_devenv.image [--mirror URL]` builds the project image and prints its archive
+path and tag.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -31,11 +34,11 @@ import tarfile
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from star_devenv import paths
+from star_devenv import apt_sources, paths
 
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -100,23 +103,13 @@ def project_root() -> Path:
 
 
 # -- inputs and their hashes ----------------------------------------------------------------------
-def debian_mirror() -> str:
-    """The machine's apt source for the suite (the same rule as scripts/setup.sh)."""
-    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
-        for stanza in sources.read_text().split("\n\n"):
-            fields = {}
-            for line in stanza.splitlines():
-                key, sep, value = line.partition(":")
-                if sep and not line.startswith((" ", "#")):
-                    fields[key.strip()] = value.split()
-            if SUITE in fields.get("Suites", []) and fields.get("URIs"):
-                return fields["URIs"][0]
-    with contextlib.suppress(FileNotFoundError):
-        for line in Path("/etc/apt/sources.list").read_text().splitlines():
-            words = [w for w in line.split() if not w.startswith("[")]
-            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
-                return words[1]
-    raise ImageBuildError(f"no apt source for Debian {SUITE} on this machine")
+def debian_mirror(override: str | None = None) -> apt_sources.Mirror:
+    """The mirror to debootstrap from: `override`, $STAR_DEBIAN_MIRROR, the machine's apt
+    sources (the rule of scripts/setup.sh), else deb.debian.org (star_devenv.apt_sources)."""
+    try:
+        return apt_sources.debian_mirror(SUITE, override)
+    except ValueError as error:
+        raise ImageBuildError(str(error)) from None
 
 
 def _digest(chunks: Iterable[bytes]) -> str:
@@ -267,8 +260,9 @@ def build_busybox_image() -> tuple[Path, str]:
 
 
 # -- the project image ----------------------------------------------------------------------------
-def base_layer() -> tuple[Path, Layer]:
-    """The debootstrapped rootfs (kept for building the app layer) and its layer tar."""
+def base_layer(mirror: str | None = None) -> tuple[Path, Layer]:
+    """The debootstrapped rootfs (kept for building the app layer) and its layer tar; `mirror`
+    overrides the Debian mirror (see debian_mirror)."""
     key = base_key()
     base = images_dir() / f"base-{key}"
     rootfs, layer_tar, diff_file = base / "rootfs", base / "layer.tar", base / "diff_id"
@@ -277,12 +271,15 @@ def base_layer() -> tuple[Path, Layer]:
     for stale in images_dir().glob("base-*"):
         shutil.rmtree(stale, ignore_errors=True)
     base.mkdir(parents=True)
-    mirror = debian_mirror()
-    say(f"debootstrap {SUITE} (minbase + {', '.join(BASE_PACKAGES)}) from {mirror}: "
-        "a few minutes, once")
+    source = debian_mirror(mirror)
+    if source.fallback:
+        say(apt_sources.describe(source, SUITE))
+    url = source.url
+    say(f"debootstrap {SUITE} (minbase + {', '.join(BASE_PACKAGES)}) from {url} "
+        f"({source.origin}): a few minutes, once")
     started = time.monotonic()
     argv = [str(paths.system_binary("debootstrap")), "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-            SUITE, str(rootfs), mirror]
+            SUITE, str(rootfs), url]
     keyring = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
     if keyring.exists():
         argv.insert(1, f"--keyring={keyring}")
@@ -441,8 +438,9 @@ def _walk_under(rootfs: Path, rel: str) -> Iterator[str]:
         yield f"{rel}/{sub}"
 
 
-def build_image(root: Path | None = None) -> tuple[Path, str]:
-    """Build (or reuse) the project image; return its docker-archive path and its tag.
+def build_image(root: Path | None = None, mirror: str | None = None) -> tuple[Path, str]:
+    """Build (or reuse) the project image; return its docker-archive path and its tag. `mirror`
+    is the Debian mirror for a base layer not yet cached (default: see debian_mirror).
 
     The tag is `local/star-operator:<content hash>`; containerd records it as
     `docker.io/local/star-operator:<hash>`, and a pod may use either spelling.
@@ -458,7 +456,7 @@ def build_image(root: Path | None = None) -> tuple[Path, str]:
     with build_lock():
         if out.exists():
             return out, tag
-        rootfs, base = base_layer()
+        rootfs, base = base_layer(mirror)
         deps = deps_layer(root, rootfs)
         work = Path(tempfile.mkdtemp(prefix="star-app-", dir=images_dir()))
         try:
@@ -475,10 +473,27 @@ def build_image(root: Path | None = None) -> tuple[Path, str]:
     return out, tag
 
 
-def main() -> None:
-    path, tag = build_image()
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m star_devenv.image",
+        description="Build (or reuse) the project's image without Docker; print the archive "
+                    "path and the tag.")
+    parser.add_argument("--mirror", metavar="URL", default=None,
+                        help=f"the Debian mirror to debootstrap {SUITE} from (default: "
+                             f"${apt_sources.ENV_VAR}, else the machine's apt sources, else "
+                             f"{apt_sources.FALLBACK})")
+    args = parser.parse_args(argv)
+    if args.mirror is not None and not apt_sources.usable(args.mirror):
+        parser.error(f"--mirror: {args.mirror!r} is not a URL debootstrap can fetch from "
+                     f"({', '.join(s + '://' for s in apt_sources.SCHEMES)})")
+    try:
+        path, tag = build_image(mirror=args.mirror)
+    except ImageBuildError as error:
+        print(f"[image] failed: {error}", file=sys.stderr)
+        return 1
     print(f"{path}\n{tag}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -3,9 +3,10 @@
 Attached to a running control plane (anything with a `.kubeconfig`, normally a
 LocalControlPlane), it runs real pods: the project's image built by star_devenv.image, CDN edge
 pods mounting renewed Secrets. Everything lives in one temporary directory (containerd root, state
-and socket, the kubelet's root dir, CNI config, logs); `stop()` deletes the pods, kills what is left
-of containerd's tasks and shims, stops every PID it started, unmounts everything under that
-directory and removes it. Facts behind every setting: ../shared/reference/local-node.md.
+and socket, the kubelet's root dir, CNI config, logs); `stop()` stops the scheduler and the kubelet,
+kills every containerd task and what is left of the shims, stops every PID it started, removes
+the pods and the node from the API, unmounts everything under that directory and removes it.
+Facts behind every setting: ../shared/reference/local-node.md.
 
 Pods must use `hostNetwork: true` (there is no pod network: traffic stays on loopback) and
 `imagePullPolicy: Never` with an image imported by `import_image()` (there is no registry).
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -195,22 +197,33 @@ class LocalNode:
         node._own_dir = True
         return node
 
-    def stop(self) -> None:
-        """Tear down in the order that leaves nothing behind; safe to call more than once."""
+    def stop(self, report: Callable[[str], None] | None = None) -> None:
+        """Tear down in the order that leaves nothing behind, in seconds; safe to call more than
+        once. `report` gets one line saying what goes (the pods, the processes).
+
+        No pod is deleted through the API and waited for: controllers would recreate it, the
+        kubelet takes its time (volume teardown, status sync) and the pods' processes are killed
+        anyway. Instead nothing new can land (scheduler, then kubelet, stopped first, so nothing
+        restarts a container), containerd SIGKILLs every task, and only then are the pod
+        objects and the node removed from the API, without waiting."""
         pids = self.state.pids
-        if "kube-scheduler" in pids:  # nothing new lands here while pods go away
-            stop_pid(pids.pop("kube-scheduler"))
-        pod_uids = self._delete_pods() if pids.get("kubelet") else set()
-        pod_uids |= self._kubelet_pod_uids()
-        if "kubelet" in pids:
-            stop_pid(pids.pop("kubelet"))
+        pods = self._pods_here() if pids else []
+        if report is not None:
+            names = ", ".join(f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+                              for p in pods)
+            report(f"stopping the node {self.name}: {len(pods)} pod(s)"
+                   f"{' (' + names + ')' if names else ''}, kubelet, containerd")
+        pod_uids = {p["metadata"]["uid"] for p in pods} | self._kubelet_pod_uids()
+        for name in ("kube-scheduler", "kubelet"):
+            if name in pids:  # nothing new lands here, nothing restarts a container
+                stop_pid(pids.pop(name))
         container_ids = self._kill_tasks() if pids.get("containerd") else []
         if "containerd" in pids:
             stop_pid(pids.pop("containerd"))
         self._kill_leftovers(container_ids)
         if "node-lifecycle-controller" in pids:
             stop_pid(pids.pop("node-lifecycle-controller"))
-        self._delete_node_object()
+        self._delete_api_objects(bool(pods))
         self._unmount_all()
         self._remove_host_leftovers(pod_uids, container_ids)
         self._procs.clear()
@@ -350,42 +363,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 return list(json.loads(proc.stdout)["items"])
         return []
 
-    def _delete_pods(self, timeout: float = 60) -> set[str]:
-        """Delete this node's pods through the API (the kubelet kills their containers and
-        shims); force-delete whatever is still there at the deadline."""
-        pods = self._pods_here()
-        uids = {p["metadata"]["uid"] for p in pods}
-        with contextlib.suppress(Exception):
-            self.kubectl.run("cordon", self.name, check=False, timeout=15)
-        for force in (False, True):
-            for pod in pods:
-                meta = pod["metadata"]
-                with contextlib.suppress(Exception):
-                    self.kubectl.run("delete", "pod", meta["name"], "-n", meta["namespace"],
-                                     "--wait=false", "--ignore-not-found",
-                                     *(["--grace-period=0", "--force"] if force
-                                       else ["--grace-period=1"]), check=False, timeout=15)
-            deadline = time.monotonic() + (timeout if not force else 10)
-            while pods and time.monotonic() < deadline:
-                time.sleep(0.5)
-                pods = self._pods_here()
-                uids |= {p["metadata"]["uid"] for p in pods}
-            if not pods:
-                break
-        return uids
-
     def _kubelet_pod_uids(self) -> set[str]:
         pods_dir = self.kubelet_root / "pods"
         return {p.name for p in pods_dir.iterdir()} if pods_dir.is_dir() else set()
 
     def _kill_tasks(self) -> list[str]:
-        """SIGKILL and delete every task containerd still has; returns all container IDs."""
+        """SIGKILL and delete every task containerd has (pod sandboxes and containers, one
+        `ctr` call for all: a forced delete kills first); returns all container IDs."""
         with contextlib.suppress(Exception):
             ids = self.ctr("containers", "ls", "-q", timeout=15).split()
-            for task in self.ctr("tasks", "ls", "-q", timeout=15).split():
+            tasks = self.ctr("tasks", "ls", "-q", timeout=15).split()
+            if tasks:
+                self.ctr("tasks", "delete", "--force", *tasks, check=False, timeout=30)
+            for task in self.ctr("tasks", "ls", "-q", timeout=15).split():  # one at a time
                 self.ctr("tasks", "kill", "--signal", "SIGKILL", "--all", task, check=False,
                          timeout=15)
-            for task in self.ctr("tasks", "ls", "-q", timeout=15).split():
                 self.ctr("tasks", "delete", "--force", task, check=False, timeout=30)
             return ids
         return []
@@ -414,8 +406,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         for pid in self.leftover_processes(container_ids):
             stop_pid(pid, grace=5)
 
-    def _delete_node_object(self) -> None:
+    def _delete_api_objects(self, pods: bool) -> None:
+        """This node's pod objects (their containers are gone: no grace period to wait for)
+        and the node object, without waiting for the API server to confirm."""
         with contextlib.suppress(Exception):
+            if pods:
+                self.kubectl.run("delete", "pods", "--all-namespaces", "--force",
+                                 "--grace-period=0", "--wait=false",
+                                 f"--field-selector=spec.nodeName={self.name}",
+                                 check=False, timeout=15)
             self.kubectl.run("delete", "node", self.name, "--ignore-not-found", "--wait=false",
                              check=False, timeout=15)
 

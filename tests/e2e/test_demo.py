@@ -6,21 +6,60 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 
+# Generous: the teardown takes 4-5 s on a node (2-3 s of it deleting the node's unpacked image),
+# less without one; it took 10-13 s here (the issue saw a minute) when it deleted the pods
+# through the API and waited for the kubelet while their Deployments recreated them.
+TEARDOWN_BOUND = 10.0
+
+
 def run_demo(*args: str, timeout: float) -> str:
-    proc = subprocess.run(
+    """The demo's output (stdout and stderr); also checks that the teardown ended promptly, from
+    its first line to the process's exit."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "star_devenv.demo", "--non-interactive", "--ca-port", "0",
          "--dns-port", "0", "--rotations", "2", *args],
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    out = proc.stdout
-    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    lines: list[str] = []
+    teardown_started = None
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if teardown_started is None and "tearing down every process" in line:
+                teardown_started = time.monotonic()
+        proc.wait()
+        ended = time.monotonic()
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait()
+    out = "".join(lines)
+    assert proc.returncode == 0, f"exit {proc.returncode} (killed after {timeout} s?)\n" \
+        + out[-6000:]
     assert "star-certificate URL now answers: 403 autoRenewalCanceled" in out, out
+    assert teardown_started is not None, out
+    assert ended - teardown_started < TEARDOWN_BOUND, out[-3000:]
     return out
+
+
+def assert_teardown_steps(out: str, *steps: str) -> None:
+    """The teardown says each step, in order, and how long it took."""
+    lines = out[out.index("tearing down every process the demo started"):].splitlines()
+    said = [line.split("tearing down: ", 1)[1] for line in lines if "tearing down: " in line]
+    for step in steps:
+        assert any(s.startswith(step) for s in said), f"no step {step!r} in\n{out[-3000:]}"
+    assert [s for s in said if s.startswith(steps)] == \
+        [s for step in steps for s in said if s.startswith(step)], said
+    assert re.fullmatch(r"done in \d+\.\d s", said[-1]), said
 
 
 def assert_torn_down(out: str) -> None:
@@ -39,6 +78,9 @@ def test_demo_on_host_shows_rotations_then_cancellation() -> None:
     out = run_demo("--no-node", "--lifetime", "10", timeout=400)
     serials = re.findall(r"(?:first certificate|rotation \d+)\s+serial=([0-9a-f]+)", out)
     assert len(serials) == 3 and len(set(serials)) == 3, out
+    assert_teardown_steps(out, "stopping the operator (pid ", "stopping star-ca (pid ",
+                          "stopping BIND 9", "stopping the control plane (kube-controller-manager, "
+                          "kube-apiserver, etcd)", "removing /tmp/star-demo-")
     assert_torn_down(out)
 
 
@@ -77,4 +119,10 @@ def test_demo_on_node_prints_what_the_edge_serves() -> None:
     assert len(served) == 3 and len(set(served)) == 3, out
     kept = re.search(r"the edge still serves serial=([0-9a-f]+) \(the Secret is kept\)", out)
     assert kept is not None and kept.group(1) == served[-1], out
+    assert_teardown_steps(out, "stopping the node star-node: 3 pod(s)", "stopping BIND 9",
+                          "stopping the control plane", "removing /tmp/star-demo-")
+    node_step = next(line for line in out.splitlines() if "stopping the node" in line)
+    for pod in ("cdn/cdn-edge-", "star-operator/star-star-operator-",
+                "star-operator/star-star-operator-ca-"):
+        assert pod in node_step, node_step
     assert_torn_down(out)

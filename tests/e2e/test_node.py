@@ -134,7 +134,9 @@ def test_project_image_runs_operator_and_ca(node: LocalNode, kubectl: Kubectl, n
 def test_teardown_leaves_no_process_mount_or_file(control_plane: LocalControlPlane,
                                                   kubectl: Kubectl, ns: str) -> None:
     """A second node of its own (pods pinned by nodeName), stopped while a pod with a Secret
-    volume runs: every PID, shim, container process, mount and host file must be gone."""
+    volume runs: every PID, shim, container process, mount and host file must be gone, the pod
+    and the node out of the API, and `stop()` says what it stops and takes seconds, not the
+    pod's grace period and the kubelet's cleanup (16 s before it killed the containers itself)."""
     if not isinstance(control_plane, LocalControlPlane):
         pytest.skip("a local node joins only the local control plane")
     name = f"star-node-{uuid.uuid4().hex[:6]}"
@@ -155,7 +157,13 @@ def test_teardown_leaves_no_process_mount_or_file(control_plane: LocalControlPla
         assert list(POD_LOG_DIR.glob(f"*_{uid}"))
         assert _non_loopback_listeners(set(pids.values())) == []
         directory = extra.directory
-    # `with` has called stop()
+        said: list[str] = []
+        started = time.monotonic()
+        extra.stop(report=said.append)
+        stop_seconds = time.monotonic() - started
+    # `with` has called stop() again: nothing left to do
+    assert said == [f"stopping the node {name}: 1 pod(s) ({ns}/doomed), kubelet, containerd"]
+    assert stop_seconds < 5, f"stop() took {stop_seconds:.1f} s"  # generous: ~1 s
     assert {n: pid for n, pid in pids.items() if is_alive(pid)} == {}
     assert extra.leftover_processes(containers) == []
     assert not any(s.exists() for s in shim_sockets)
@@ -163,6 +171,7 @@ def test_teardown_leaves_no_process_mount_or_file(control_plane: LocalControlPla
     assert not directory.exists()
     assert not list(POD_LOG_DIR.glob(f"*_{uid}"))
     assert not kubectl.exists("node", name)
+    wait_for(lambda: not kubectl.exists("pod", "doomed", "-n", ns), 30, "the pod object gone")
 
 
 def _non_loopback_listeners(pids: set[int]) -> list[str]:

@@ -22,6 +22,43 @@ def say(message: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+class Teardown:
+    """One line per teardown step: the first announces the teardown, `done` says how long it
+    took. One per demo run (TEARDOWN), shared by the steps of both paths."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+
+    def begin(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+            say("tearing down every process the demo started")
+
+    def step(self, what: str) -> None:
+        self.begin()
+        say(f"tearing down: {what}")
+
+    def done(self) -> None:
+        if self.started is not None:
+            say(f"tearing down: done in {time.monotonic() - self.started:.1f} s")
+
+
+TEARDOWN = Teardown()
+
+
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP ignored while the teardown runs: a second Ctrl-C from an
+    impatient user would otherwise stop it halfway and leave processes running."""
+    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @contextmanager
 def local_environment(state_dir: Path, settings: environment.EnvironmentSettings
                       ) -> Iterator[dict[str, Any]]:
@@ -34,8 +71,10 @@ def local_environment(state_dir: Path, settings: environment.EnvironmentSettings
     try:
         yield environment.up(state_dir, settings)
     finally:
-        say("tearing down every process the demo started")
-        environment.down(state_dir)
+        with signals_ignored():
+            TEARDOWN.begin()
+            environment.down(state_dir, TEARDOWN.step)
+            TEARDOWN.done()
 
 
 def example_documents(directory_url: str, dns_server: str,

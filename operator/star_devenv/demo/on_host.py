@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography import x509
 
 from star_devenv import environment
-from star_devenv.demo.common import (REPO, example_documents, local_environment, say,
+from star_devenv.demo.common import (REPO, TEARDOWN, example_documents, local_environment, say,
                                      star_url_state, wait_for_ctrl_c)
 from star_devenv.kubectl import Kubectl
 from star_devenv.processes import log_tail, spawn, stop_pid
@@ -39,6 +39,7 @@ def operator_process(kubeconfig: str, log_path: Path) -> Iterator[None]:
         say(f"operator log (last lines):\n{log_tail(log_path, 40)}")
         raise
     finally:
+        TEARDOWN.step(f"stopping the operator (pid {proc.pid})")
         stop_pid(proc.pid)
 
 
