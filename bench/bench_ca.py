@@ -1,6 +1,8 @@
 """How fast the STAR CA is: issuance flows, STAR renewals, star-certificate GET latency.
 
 Run: .venv/bin/python bench/bench_ca.py [--only flows|star|get] [options]
+     .venv/bin/python bench/bench_ca.py --only flows --peer pebble   # next to Pebble, see
+                                                                   # bench/flows_vs_pebble.py
 
 Everything is real and on loopback: a `star-ca serve` subprocess (star_devenv.LocalCA) over
 HTTPS, a BIND 9 (star_devenv.LocalDNS) the CA asks for dns-01 TXT and CAA records, and the
@@ -92,10 +94,17 @@ def new_name() -> str:
     return f"b{secrets.token_hex(6)}.{ZONE}"
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """A running CA as a client process needs it (picklable): directory and HTTPS anchor."""
+    directory_url: str
+    root_pem_path: Path
+
+
 @dataclass
 class Env:
     dns: LocalDNS
-    ca: LocalCA
+    ca: LocalCA | Endpoint
 
     def solver(self) -> Rfc2136Solver:
         return Rfc2136Solver(self.dns.host, self.dns.port, self.dns.tsig_key_name,
@@ -116,22 +125,23 @@ def start_ca(dns: LocalDNS, **kw: Any) -> LocalCA:
 
 
 async def one_flow(env: Env, client: AcmeClient, solver: Rfc2136Solver,
-                   auto_renewal: AutoRenewal | None = None) -> Any:
-    """newOrder -> dns-01 -> finalize -> download: the order (its certificate downloaded)."""
+                   auto_renewal: AutoRenewal | None = None) -> tuple[Any, str | None]:
+    """newOrder -> dns-01 -> finalize -> download: the order and its downloaded chain (PEM)."""
     name = new_name()
     order = await client.new_order([name], auto_renewal)
     await client.solve_authorizations(order, solver)
     order = await client.finalize(order, csr_der(name))
-    if order.certificate:
-        await client.download_certificate(order.certificate)
-    return order
+    chain = await client.download_certificate(order.certificate) if order.certificate else None
+    return order, chain
 
 
 @dataclass
 class FlowStats:
     latencies: list[float] = field(default_factory=list)
+    done_at: list[float] = field(default_factory=list)  # time.monotonic() at each completion
     errors: dict[str, int] = field(default_factory=dict)
     orders: list[Any] = field(default_factory=list)
+    chain_pem: str | None = None  # the last certificate chain downloaded
 
 
 async def run_flows(env: Env, clients: int, until: Callable[[FlowStats], bool],
@@ -149,12 +159,14 @@ async def run_flows(env: Env, clients: int, until: Callable[[FlowStats], bool],
             while not until(stats):
                 t0 = time.perf_counter()
                 try:
-                    order = await one_flow(env, client, solver, auto_renewal())
+                    order, chain = await one_flow(env, client, solver, auto_renewal())
                 except Exception as exc:  # noqa: BLE001 - counted and reported
                     key = f"{type(exc).__name__}: {str(exc)[:80]}"
                     stats.errors[key] = stats.errors.get(key, 0) + 1
                     continue
                 stats.latencies.append(time.perf_counter() - t0)
+                stats.done_at.append(time.monotonic())
+                stats.chain_pem = chain or stats.chain_pem
                 if keep_orders:
                     stats.orders.append(order)
 
@@ -341,8 +353,22 @@ def main() -> int:
     p.add_argument("--get-seconds", type=float, default=10)
     p.add_argument("--get-connections", type=int, default=32)
     p.add_argument("--get-procs", type=int, default=2)
+    p.add_argument("--peer", choices=("pebble",), default=None,
+                   help="flows only: run Pebble next to star-ca, same client and BIND, "
+                        "alternating rounds (bench/flows_vs_pebble.py)")
+    p.add_argument("--peer-concurrency", default="1,8", help="with --peer: concurrent clients")
+    p.add_argument("--peer-rounds", type=int, default=3, help="with --peer: rounds per CA")
+    p.add_argument("--client-procs", type=int, default=4, help="with --peer: client processes")
+    p.add_argument("--py-spy", default=None, metavar="FILE",
+                   help="with --peer: py-spy (installed by hand) on star-ca's first round at "
+                        "the highest concurrency, collapsed stacks into FILE")
     args = p.parse_args()
     phases = args.only or ["flows", "star", "get"]
+    if args.peer:
+        if phases != ["flows"]:
+            p.error("--peer compares issuance flows only: use it with --only flows")
+        from flows_vs_pebble import run as run_peer
+        return run_peer(args)
     print(f"machine: {machine()}; Python {sys.version.split()[0]}")
     with LocalDNS(ZONE) as dns:
         for phase in phases:
