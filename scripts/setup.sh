@@ -18,7 +18,9 @@ HELM_DIR="$STAR_CACHE/helm"
 VENV="${STAR_VENV:-$ROOT/.venv}"
 DEB_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev bind9 bind9-utils
               containerd runc containernetworking-plugins busybox-static debootstrap iproute2
-              ca-certificates python3-venv unzip pebble)
+              ca-certificates python3-venv unzip pebble prometheus)
+# `prometheus` only for its promtool (the chart's alert rules are checked with it); Debian ships
+# no smaller package with promtool. About 96 MB installed; its daemon is never started here.
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
@@ -39,6 +41,10 @@ install_debian_packages() {
     trap 'rm -f /usr/sbin/policy-rc.d' RETURN
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Nor at the next boot of a systemd machine: the Prometheus server would take port 9090.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+        systemctl disable --quiet prometheus.service >/dev/null 2>&1 || true
+    fi
 }
 
 # The machine's own apt source for bookworm main, so no mirror is hard-coded here.
