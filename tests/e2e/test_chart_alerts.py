@@ -13,7 +13,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +65,6 @@ def histogram_family(name: str) -> str:
 
 
 # -- fixtures --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def helm() -> Iterator[Helm]:
-    h = Helm()
-    yield h
-    h.close()
-
 
 @pytest.fixture(scope="module")
 def groups(helm: Helm) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ values.schema.json / template checks rejecting bad values with a clear message.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,13 +31,6 @@ PUBLIC_CA: dict[str, Any] = {
 }
 PUBLIC_CA_ENV = ("STAR_CA_PROFILES", "STAR_CA_DEFAULT_PROFILE", "STAR_CA_NO_STAR",
                  "STAR_CA_NO_ARI")
-
-
-@pytest.fixture(scope="module")
-def helm() -> Iterator[Helm]:
-    h = Helm()
-    yield h
-    h.close()
 
 
 @pytest.fixture(scope="module")

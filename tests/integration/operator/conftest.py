@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from op_env import OperatorProcess, StarEnv, apply_crds
+from op_env import OperatorProcess, StarEnv, apply_crds, installed
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
@@ -45,10 +45,8 @@ def operator_process(control_plane: Any, crds: None, tmp_path_factory: pytest.Te
 def star_env(kubectl: Kubectl, crds: None, dns_server: Any, star_ca: LocalCA
              ) -> Iterator[StarEnv]:
     """Secrets + CsrTemplates for zone star.test pointing at this module's CA and BIND."""
-    env = StarEnv(kubectl, dns_server, star_ca, suffix=uuid.uuid4().hex[:6])
-    env.install()
-    yield env
-    env.uninstall()
+    with installed(StarEnv(kubectl, dns_server, star_ca, suffix=uuid.uuid4().hex[:6])) as env:
+        yield env
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,25 @@ def account_client(kubectl: Kubectl, env: StarEnv, template: str | None = None) 
     key_pem = base64.b64decode(secret["data"]["tls.key"])
     return acme.AcmeClient(env.ca.directory_url, jose.JWK.load(key_pem),
                            ca_bundle=env.root_pem)
+
+
+@contextlib.contextmanager
+def public_ca(dns: Any, profiles: dict[str, int]) -> Iterator[LocalCA]:
+    """star-ca playing a public CA: STAR off, ARI on, a 90-day ``classic`` profile and
+    ``profiles`` (name -> validity in seconds)."""
+    with LocalCA(dns_server=dns.server, star=False,
+                 profiles={"classic": 7776000, **profiles}) as ca:
+        yield ca
+
+
+@contextlib.contextmanager
+def installed(env: StarEnv) -> Iterator[StarEnv]:
+    """The env's Secrets and CsrTemplates applied for the ``with`` block, removed after it."""
+    env.install()
+    try:
+        yield env
+    finally:
+        env.uninstall()
 
 
 # ------------------------------------------------------------------------------ read-outs

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from op_env import StarEnv, scrape, wait_condition
+from op_env import StarEnv, installed, scrape, wait_condition
+from op_env import public_ca as public_ca_process
 
 from star_devenv.ca import LocalCA
 from star_devenv.helm import Helm
@@ -28,19 +29,16 @@ SHORT = 10  # seconds: the public CA's "short" profile
 
 @pytest.fixture(scope="module")
 def public_ca(dns_server: Any) -> Iterator[LocalCA]:
-    with LocalCA(dns_server=dns_server.server, star=False,
-                 profiles={"classic": 7776000, "short": SHORT}) as ca:
+    with public_ca_process(dns_server, {"short": SHORT}) as ca:
         yield ca
 
 
 @pytest.fixture(scope="module")
 def public_env(kubectl: Kubectl, crds: None, dns_server: Any, public_ca: LocalCA
                ) -> Iterator[StarEnv]:
-    env = StarEnv(kubectl, dns_server, public_ca, suffix=f"a{uuid.uuid4().hex[:5]}",
-                  profile="short")
-    env.install()
-    yield env
-    env.uninstall()
+    with installed(StarEnv(kubectl, dns_server, public_ca, suffix=f"a{uuid.uuid4().hex[:5]}",
+                           profile="short")) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

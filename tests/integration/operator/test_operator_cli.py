@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from op_env import StarEnv, ca_revocations, events, get, secret_tls, wait_condition
+from op_env import (StarEnv, ca_revocations, events, get, installed, public_ca, secret_tls,
+                    wait_condition)
 
 from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
@@ -180,19 +181,16 @@ def test_errors_are_one_line_and_the_context_namespace_is_the_default(
 @pytest.fixture(scope="module")
 def hour_ca(dns_server: Any) -> Iterator[LocalCA]:
     """star-ca playing a public CA: no STAR, one-hour certificates, ARI."""
-    with LocalCA(dns_server=dns_server.server, star=False,
-                 profiles={"classic": 7776000, "hour": HOUR}) as ca:
+    with public_ca(dns_server, {"hour": HOUR}) as ca:
         yield ca
 
 
 @pytest.fixture(scope="module")
 def hour_env(kubectl: Kubectl, crds: None, dns_server: Any, hour_ca: LocalCA
              ) -> Iterator[StarEnv]:
-    env = StarEnv(kubectl, dns_server, hour_ca, suffix=f"c{uuid.uuid4().hex[:5]}",
-                  profile="hour")
-    env.install()
-    yield env
-    env.uninstall()
+    with installed(StarEnv(kubectl, dns_server, hour_ca, suffix=f"c{uuid.uuid4().hex[:5]}",
+                           profile="hour")) as env:
+        yield env
 
 
 def test_emulated_series_status_and_forced_renewal(

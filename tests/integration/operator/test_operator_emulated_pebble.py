@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from op_env import (StarEnv, account_client, events, get, scrape, secret_tls,
+from op_env import (StarEnv, account_client, installed, events, get, scrape, secret_tls,
                     wait_condition)
 
 from star_devenv.kubectl import Kubectl
@@ -35,11 +35,9 @@ def pebble(dns_server: Any) -> Iterator[LocalPebble]:
 def pebble_env(kubectl: Kubectl, crds: None, dns_server: Any, pebble: LocalPebble
                ) -> Iterator[StarEnv]:
     """CsrTemplates pointing at Pebble; the CA bundle holds its HTTPS and issuing roots."""
-    env = StarEnv(kubectl, dns_server, pebble, suffix=f"p{uuid.uuid4().hex[:5]}",
-                  trust_pem=pebble.trust_bundle_pem())
-    env.install()
-    yield env
-    env.uninstall()
+    with installed(StarEnv(kubectl, dns_server, pebble, suffix=f"p{uuid.uuid4().hex[:5]}",
+                           trust_pem=pebble.trust_bundle_pem())) as env:
+        yield env
 
 
 def _serving(kubectl: Kubectl, env: StarEnv, ns: str, secret: str, names: list[str]

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from op_env import public_ca as public_ca_process
 from op_env import (StarEnv, account_client, ca_orders, ca_replaced, ca_revocations, events, get,
                     scrape, secret_tls, warned, wait_condition)
 
@@ -27,8 +28,7 @@ MEDIUM = 30  # seconds: the "medium" profile's (ARI Retry-After 3 s, window 20-2
 
 @pytest.fixture(scope="module")
 def public_ca(dns_server: Any) -> Iterator[LocalCA]:
-    with LocalCA(dns_server=dns_server.server, star=False,
-                 profiles={"classic": 7776000, "short": SHORT, "medium": MEDIUM}) as ca:
+    with public_ca_process(dns_server, {"short": SHORT, "medium": MEDIUM}) as ca:
         yield ca
 
 
