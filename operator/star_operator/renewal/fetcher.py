@@ -133,17 +133,29 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
         expected_names=inputs.expected_names, end_date=inputs.end_date, clock_skew=clock_skew,
         key_source=f"Secret {inputs.key_secret_name} ({inputs.key_field!r} or "
                    f"{c.STAGED_KEY!r})")
-    material = payload.TlsMaterial(chain_pem=pem.dump_chain(cert.chain), key_pem=key_pem,
-                                   ca_pem=inputs.ca_pem)
     who = payload.SecretIdentity(certificate_name=name, issuer_name=inputs.issuer_name,
                                  star_certificate_url=inputs.url)
+    own_key = inputs.key_secret_name == inputs.secret_name
+    result = await write_verified(namespace, inputs.secret_name, cert, key_pem, inputs.ca_pem,
+                                  who, claim=claim, adopt_unmanaged=own_key,
+                                  known=key_secret if own_key else None)
+    return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed)
+
+
+async def write_verified(namespace: str, secret_name: str, cert: VerifiedCertificate,
+                         key_pem: bytes, ca_pem: bytes | None, who: payload.SecretIdentity, *,
+                         claim: ownership.Claim, adopt_unmanaged: bool = False,
+                         known: Mapping[str, Any] | None = None) -> writer.WriteResult:
+    """Install a verified chain with the key it was verified against, in one write; a refusal
+    is a :class:`CycleError` naming why (another owner, or the API server said no)."""
+    material = payload.TlsMaterial(chain_pem=pem.dump_chain(cert.chain), key_pem=key_pem,
+                                   ca_pem=ca_pem)
     try:
-        result = await writer.write_tls_secret(
-            namespace, inputs.secret_name, material, payload.certificate_annotations(cert, who),
-            claim=claim, adopt_unmanaged=inputs.key_secret_name == inputs.secret_name,
-            known=key_secret if inputs.key_secret_name == inputs.secret_name else None)
+        return await writer.write_tls_secret(namespace, secret_name, material,
+                                             payload.certificate_annotations(cert, who),
+                                             claim=claim, adopt_unmanaged=adopt_unmanaged,
+                                             known=known)
     except writer.SecretConflictError as exc:
         raise CycleError("SecretConflict", str(exc)) from exc
     except writer.SecretWriteError as exc:
         raise CycleError("SecretWriteFailed", str(exc)) from exc
-    return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed)

@@ -12,10 +12,11 @@ import dataclasses
 import ssl
 from pathlib import Path
 
-from star_operator import acme, k8s, metrics, pem
+from star_operator import acme, k8s, metrics
 from star_operator import constants as c
-from star_operator.renewal.fetcher import CycleError, candidate_keys, verify_with_keys
-from star_operator.secrets import ownership, payload, writer
+from star_operator.renewal.fetcher import (CycleError, candidate_keys, verify_with_keys,
+                                           write_verified)
+from star_operator.secrets import ownership, payload
 from star_operator.verify import VerifiedCertificate
 
 
@@ -58,16 +59,8 @@ async def install(client: acme.AcmeClient, certificate_url: str, target: Target,
         chain_pem, candidate_keys(secret, c.TLS_KEY), trust_roots(target.ca_pem),
         expected_names=target.names, end_date=None, clock_skew=clock_skew,
         key_source=f"Secret {target.secret_name} ({c.TLS_KEY!r} or {c.STAGED_KEY!r})")
-    material = payload.TlsMaterial(chain_pem=pem.dump_chain(cert.chain), key_pem=key_pem,
-                                   ca_pem=target.ca_pem)
     who = payload.SecretIdentity(certificate_name=target.order_name,
                                  issuer_name=target.issuer_name)
-    try:
-        await writer.write_tls_secret(target.namespace, target.secret_name, material,
-                                      payload.certificate_annotations(cert, who),
-                                      claim=target.claim, known=secret)
-    except writer.SecretConflictError as exc:
-        raise CycleError("SecretConflict", str(exc)) from exc
-    except writer.SecretWriteError as exc:
-        raise CycleError("SecretWriteFailed", str(exc)) from exc
+    await write_verified(target.namespace, target.secret_name, cert, key_pem, target.ca_pem,
+                         who, claim=target.claim, known=secret)
     return cert
