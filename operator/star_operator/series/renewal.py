@@ -173,9 +173,11 @@ async def settle(ctx: SeriesContext, cert: VerifiedCertificate, order: acme.Orde
         issuedLifetime=int((cert.not_after - cert.not_before).total_seconds()),
         runsPastEndDate=bool(fields["final"] and cert.not_after > end), next=None,
         failures=0, lastError=None, retryAt=None)
-    await ctx.record_series(**fields)
-    await ctx.job.recorder.record(orderURL=order.url, orderState=order.status,
-                                  notAfter=fields["notAfter"])
+    renewed_csr = (previous.get("next") or {}).get("csr")
+    if renewed_csr:  # the current key's CSR, for rotationPolicy Never
+        fields["csr"] = renewed_csr
+    await ctx.job.recorder.record(series=fields, orderURL=order.url, orderState=order.status,
+                                  notAfter=fields["notAfter"])  # one PATCH per certificate
     labels = (ctx.job.namespace, ctx.job.name)
     metrics.expiration.labels(*labels).set(cert.not_after.timestamp())
     metrics.not_after.labels(*labels).set(cert.not_after.timestamp())
@@ -277,5 +279,4 @@ async def renew(ctx: SeriesContext) -> tuple[VerifiedCertificate, acme.Order]:
         raise CycleError("OrderNotReady", f"order {order.url} is {order.status}")
     cert = await install.install(ctx.client, order.certificate, ctx.target,
                                  clock_skew=ctx.clock_skew)
-    await ctx.record_series(csr=nxt["csr"])  # the current key's CSR, for rotationPolicy Never
     return cert, order
