@@ -7,6 +7,7 @@ Contract: docs/INTERFACES.md, section `star_operator.acme`.
 
 from .ari import RenewalInfo, cert_id
 from .client import AcmeClient
+from .eab import EabCredentials, EabError
 from .errors import (
     AcmeConnectionError,
     AcmeError,
@@ -15,7 +16,8 @@ from .errors import (
     AcmeTimeout,
     AcmeTlsError,
 )
-from .models import Authorization, AutoRenewal, Challenge, Directory, Order, StarFetch, StarMeta
+from .models import (Authorization, AutoRenewal, Challenge, Delegation, Directory, Order,
+                     StarFetch, StarMeta)
 from .star_fetch import fetch_star_certificate
 
 __all__ = [
@@ -29,7 +31,10 @@ __all__ = [
     "Authorization",
     "AutoRenewal",
     "Challenge",
+    "Delegation",
     "Directory",
+    "EabCredentials",
+    "EabError",
     "Order",
     "RenewalInfo",
     "StarFetch",

@@ -1,7 +1,9 @@
 """`AcmeClient`: the DNO's side of RFC 8555 + RFC 8739 (STAR) against one CA.
 
 The operator holds one account key per CA; this class turns it into accounts, (STAR) orders,
-dns-01 validations, finalization, downloads, STAR fetches, cancellation and revocation. Message
+dns-01 validations, finalization, downloads, STAR fetches, cancellation and revocation. The
+CDN (RFC 9115's NDC) uses the same class against the DNO's front end: an account with External
+Account Binding, its `delegations`, and Order1 under one of them. Message
 bodies come from `acme.messages` where they fit (newAccount, newOrder identifiers, finalize,
 revocation) and key authorizations from `acme.challenges.DNS01`; STAR fields are plain JSON.
 """
@@ -21,12 +23,13 @@ from acme import challenges, messages
 from cryptography import x509
 from requests.utils import parse_header_links
 
-from . import ari
+from . import ari, eab
 from .ari import RenewalInfo
 from .errors import ERROR_PREFIX, AcmeError, AcmeProblem, AcmeProtocolError
 from .headers import parse_retry_after
 from .http import PEM_CHAIN_CONTENT_TYPE, HttpResponse
-from .models import Authorization, AutoRenewal, Directory, Order, StarFetch, format_rfc3339
+from .models import (Authorization, AutoRenewal, Delegation, Directory, Order, StarFetch,
+                     format_rfc3339)
 from .polling import poll_until
 from .star_fetch import fetch_star_certificate as _fetch_unauthenticated
 from .star_fetch import parse_star_response
@@ -117,23 +120,56 @@ class AcmeClient:
 
     # --- accounts -------------------------------------------------------------------------
 
-    async def register(self, contact: Sequence[str] = (), only_existing: bool = False) -> str:
+    async def register(
+        self,
+        contact: Sequence[str] = (),
+        only_existing: bool = False,
+        *,
+        binding: eab.EabCredentials | None = None,
+    ) -> str:
         """Create the account for this key, or find it (`onlyReturnExisting`); return its URL.
 
         With `only_existing=True` a key with no account raises `AcmeProblem`
-        `accountDoesNotExist` instead of creating one.
+        `accountDoesNotExist` instead of creating one. `binding` adds the External Account
+        Binding (RFC 8555 §7.3.4) a server with `meta.externalAccountRequired` (such as a DNO's
+        RFC 9115 front end) insists on; a server that already knows the key finds the account.
         """
         directory = await self.directory()
         reg = messages.NewRegistration(
             contact=tuple(contact),
             terms_of_service_agreed=True,
             only_return_existing=only_existing,
+            external_account_binding=eab.binding(self.account_key, binding,
+                                                 directory.new_account) if binding else None,
         )
         resp = await self.transport.post(directory.new_account, reg, use_jwk=True)
         if not resp.location:
             raise AcmeProtocolError(f"{directory.new_account} returned no account Location")
         self.account_url = resp.location
         return resp.location
+
+    async def account(self) -> dict[str, object]:
+        """POST-as-GET the account object (status, orders, and an NDC's `delegations`)."""
+        if not self._kid:
+            raise AcmeError("reading the account needs a registered account")
+        return (await self.transport.post_json(self._kid))[1]
+
+    async def delegation_urls(self) -> list[str]:
+        """The NDC account's delegations (RFC 9115 §2.3.1.1): the URLs its IdO granted it.
+
+        A server whose account object has no `delegations` is no RFC 9115 front end; that is a
+        protocol error naming the account, not an empty list (which means "none granted").
+        """
+        url = (await self.account()).get("delegations")
+        if not isinstance(url, str):
+            raise AcmeProtocolError(f"account {self._kid} has no delegations URL "
+                                    "(is the directory an RFC 9115 delegation front end?)")
+        _, doc = await self.transport.post_json(url)
+        return [str(u) for u in doc.get("delegations", [])]
+
+    async def get_delegation(self, url: str) -> Delegation:
+        """POST-as-GET one delegation object: its CSR template and cname-map."""
+        return Delegation.from_json(url, (await self.transport.post_json(url))[1])
 
     # --- orders ---------------------------------------------------------------------------
 
@@ -145,8 +181,13 @@ class AcmeClient:
         profile: str | None = None,
         replaces: str | None = None,
         not_after: datetime | None = None,
+        delegation: str | None = None,
     ) -> Order:
         """Place an order for DNS `names`; a STAR order when `auto_renewal` is given.
+
+        `delegation` (RFC 9115 §2.3.1) makes this an NDC's Order1 at the DNO's front end, under
+        that delegation: with `auto_renewal` a STAR Order1, without it the ordinary variant of
+        RFC 9115 §2.3.3 (one certificate, fetched from the order's `certificate`).
 
         Refuses a STAR order up front if the directory does not advertise `auto-renewal`,
         since a non-STAR CA would silently issue one ordinary certificate instead. `profile`
@@ -171,6 +212,8 @@ class AcmeClient:
             payload["replaces"] = replaces
         if not_after is not None:
             payload["notAfter"] = format_rfc3339(not_after)
+        if delegation:
+            payload["delegation"] = delegation
         resp, doc = await self.transport.post_json(directory.new_order, payload)
         if not resp.location:
             raise AcmeProtocolError(f"{directory.new_order} returned no order Location")
@@ -315,7 +358,9 @@ class AcmeClient:
     # --- termination ----------------------------------------------------------------------
 
     async def cancel_order(self, order_url: str) -> Order:
-        """Stop a STAR order's renewals (RFC 8739 §3.1.2): POST `{"status":"canceled"}`."""
+        """Stop a STAR order's renewals (RFC 8739 §3.1.2): POST `{"status":"canceled"}`.
+
+        Also how an NDC ends its Order1 at the DNO's front end (RFC 9115 §2.3.4)."""
         _, doc = await self.transport.post_json(order_url, {"status": "canceled"})
         return Order.from_json(order_url, doc)
 

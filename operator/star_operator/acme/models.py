@@ -241,3 +241,32 @@ class StarFetch:
     not_before: datetime
     not_after: datetime
     fresh_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """An RFC 9115 §2.3.1.1 delegation object, as the DNO's front end shows it to its NDC.
+
+    `csr_template` is the RFC 9115 §4 template (parsed by `star_operator.csr_template`, not
+    here: this module only checks the shape); `cname_map` maps the DNO's names to the CDN's.
+    """
+
+    url: str
+    csr_template: Mapping[str, Any]
+    cname_map: Mapping[str, str]
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, url: str, doc: Any) -> "Delegation":
+        """Parse a delegation object; one without a `csr-template` object is a protocol error."""
+        template = doc.get("csr-template") if isinstance(doc, Mapping) else None
+        if not isinstance(template, Mapping):
+            raise AcmeProtocolError(f"delegation at {url} has no csr-template object")
+        cname_map = doc.get("cname-map")
+        return cls(
+            url=url,
+            csr_template=dict(template),
+            cname_map={str(k): str(v) for k, v in cname_map.items()}
+            if isinstance(cname_map, Mapping) else {},
+            raw=dict(doc),
+        )
