@@ -18,9 +18,11 @@ HELM_DIR="$STAR_CACHE/helm"
 VENV="${STAR_VENV:-$ROOT/.venv}"
 DEB_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev bind9 bind9-utils
               containerd runc containernetworking-plugins busybox-static debootstrap iproute2
-              ca-certificates python3-venv unzip pebble prometheus)
+              ca-certificates python3-venv unzip pebble prometheus iptables)
 # `prometheus` only for its promtool (the chart's alert rules are checked with it); Debian ships
 # no smaller package with promtool. About 96 MB installed; its daemon is never started here.
+# `iptables` for the fault tests' random packet loss inside a network namespace (with iproute2's
+# `ip netns`).
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
