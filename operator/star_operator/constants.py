@@ -18,6 +18,14 @@ STARORDER_KIND: Final = "StarOrder"
 STARORDER_PLURAL: Final = "starorders"
 STARCERTIFICATE_KIND: Final = "StarCertificate"
 STARCERTIFICATE_PLURAL: Final = "starcertificates"
+DELEGATION_KIND: Final = "Delegation"
+DELEGATION_PLURAL: Final = "delegations"
+
+#: A StarOrder created by the delegation front end for an RFC 9115 NDC order: the Delegation it
+#: serves (label), the NDC account and Order1 URLs (annotations).
+DELEGATION_LABEL: Final = f"{GROUP}/delegation"
+NDC_ACCOUNT_ANNOTATION: Final = f"{GROUP}/ndc-account"
+NDC_ORDER_ANNOTATION: Final = f"{GROUP}/ndc-order"
 
 #: Our own finalizer and annotation prefix: kopf's defaults (kopf.zalando.org/...) would be
 #: shared with every other kopf operator in the cluster.

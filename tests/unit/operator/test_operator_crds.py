@@ -13,7 +13,8 @@ from star_operator import constants as c
 CRDS = Path(__file__).resolve().parents[3] / "crds"
 KINDS = {c.CSRTEMPLATE_KIND: ("Cluster", c.CSRTEMPLATE_PLURAL),
          c.STARORDER_KIND: ("Namespaced", c.STARORDER_PLURAL),
-         c.STARCERTIFICATE_KIND: ("Namespaced", c.STARCERTIFICATE_PLURAL)}
+         c.STARCERTIFICATE_KIND: ("Namespaced", c.STARCERTIFICATE_PLURAL),
+         c.DELEGATION_KIND: ("Namespaced", c.DELEGATION_PLURAL)}
 
 
 def load_all() -> dict[str, dict[str, Any]]:
@@ -87,6 +88,7 @@ FUTURE_TIMES = {
                        ".status.series.window.end"},
     c.STARCERTIFICATE_KIND: {".status.notAfter", ".status.nextFetch"},
     c.CSRTEMPLATE_KIND: set(),
+    c.DELEGATION_KIND: set(),
 }
 #: The only times a ``date`` column may show: ones already past.
 PAST_TIMES = {".metadata.creationTimestamp", ".status.lastFetch", ".status.notBefore",
@@ -116,6 +118,7 @@ def test_status_fields_written_by_the_code_exist_in_the_schema() -> None:
                                  "lastFetch", "nextFetch", "rotations", "failures", "lastError",
                                  "conditions", "observedGeneration"},
         c.CSRTEMPLATE_KIND: {"accountURL", "autoRenewal", "conditions", "observedGeneration"},
+        c.DELEGATION_KIND: {"account", "pendingOrders", "conditions", "observedGeneration"},
     }
     for kind, fields in written.items():
         status = docs[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
