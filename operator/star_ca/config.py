@@ -26,6 +26,7 @@ class Config:
     dns_server: tuple[str, int] | None = None
     http01_port: int = 80
     caa_identities: tuple[str, ...] = ("star-ca.test",)
+    caa_cache_max: int = 3600
     min_lifetime: int = 3600
     max_duration: int = 31536000
     lifetime_adjust: int = 0
@@ -87,6 +88,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     s.add_argument("--caa-identity", action="append", default=None,
                    help="issuer domain this CA accepts in CAA issue/issuewild; repeatable "
                         "(STAR_CA_CAA_IDENTITIES, comma-separated)")
+    s.add_argument("--caa-cache-max", type=int,
+                   default=int(e("STAR_CA_CAA_CACHE_MAX", "3600")),
+                   help="longest time in seconds a CAA answer is relied on, within its TTL; "
+                        "0: ask DNS for every check (STAR_CA_CAA_CACHE_MAX)")
     s.add_argument("--min-lifetime", type=int, default=int(e("STAR_CA_MIN_LIFETIME", "3600")),
                    help="smallest STAR lifetime in seconds (STAR_CA_MIN_LIFETIME)")
     s.add_argument("--max-duration", type=int,
@@ -137,10 +142,13 @@ def config_from_args(argv: Sequence[str] | None = None,
     tls = args.tls_name or _split(env.get("STAR_CA_TLS_NAMES"))
     if args.min_lifetime < 1 or args.max_duration < args.min_lifetime or args.lifetime_adjust < 0:
         parser.error("need 1 <= min-lifetime <= max-duration and lifetime-adjust >= 0")
+    if args.caa_cache_max < 0:
+        parser.error("caa-cache-max must be >= 0 seconds")
     return Config(
         listen_host=host, listen_port=port, data_dir=Path(args.data_dir), dns_server=dns,
         http01_port=args.http01_port,
         caa_identities=tuple(c.lower().rstrip(".") for c in caa),
+        caa_cache_max=args.caa_cache_max,
         min_lifetime=args.min_lifetime, max_duration=args.max_duration,
         lifetime_adjust=args.lifetime_adjust, key_type=args.key_type,
         base_url=args.base_url.rstrip("/") if args.base_url else None,

@@ -29,7 +29,6 @@ from star_ca.db import Authz, CertRow, Order
 from star_ca.lifecycle import authz_status, new_id
 from star_ca.problems import AcmeError, combine, problem
 from star_ca.services import Services
-from star_ca.va.caa import caa_subproblems
 from star_ca.wfe import urls
 
 log = logging.getLogger(__name__)
@@ -65,9 +64,8 @@ async def complete_order(s: Services, order: Order, csr: x509.CertificateSigning
     """Issue for an order in ``processing``: ``valid`` with its (first) certificate, or
     ``invalid`` with the reason, which is also raised as AcmeError."""
     methods = validation_methods(s.store.authzs_of(order.id))
-    subproblems = await caa_subproblems(
-        s.dns, methods, identities=s.config.caa_identities,
-        account_uri=f"{order.base_url}{urls.ACCOUNT}{order.account_id}")
+    subproblems = await s.caa.subproblems(
+        methods, account_uri=f"{order.base_url}{urls.ACCOUNT}{order.account_id}")
     now = time.time()
     if subproblems:
         raise _fail(s, order, combine(subproblems, "CAA forbids issuance for some identifiers"))

@@ -24,6 +24,7 @@ from star_ca.issuance import recover_processing
 from star_ca.services import Services
 from star_ca.star.cache import StarCache
 from star_ca.star.scheduler import Scheduler
+from star_ca.va.caa import CaaChecker
 from star_ca.va.resolver import DnsClient
 from star_ca.va.runner import Validator
 from star_ca.wfe.app import make_app
@@ -52,9 +53,10 @@ def build_services(config: Config) -> tuple[Services, pki.Hierarchy]:
     dns = DnsClient(config.dns_server, config.dns_timeout)
     issuer = Issuer(hierarchy)
     star_cache = StarCache()
+    caa = CaaChecker(dns, config.caa_identities, config.caa_cache_max)
     services = Services(config=config, store=store, nonces=NonceStore(), issuer=issuer, dns=dns,
-                        validator=Validator(config, store, dns),
-                        scheduler=Scheduler(config, store, issuer, dns, star_cache),
+                        caa=caa, validator=Validator(config, store, dns),
+                        scheduler=Scheduler(config, store, issuer, caa, star_cache),
                         star_cache=star_cache)
     return services, hierarchy
 

@@ -8,6 +8,7 @@ from star_ca.config import Config
 from star_ca.db import Store
 from star_ca.star.cache import StarCache
 from star_ca.star.scheduler import Scheduler
+from star_ca.va.caa import CaaChecker
 from star_ca.va.resolver import DnsClient
 from star_ca.va.runner import Validator
 from star_ca.wfe.nonces import NonceStore
@@ -20,6 +21,7 @@ class Services:
     nonces: NonceStore
     issuer: Issuer
     dns: DnsClient
+    caa: CaaChecker
     validator: Validator
     scheduler: Scheduler
     star_cache: StarCache = field(default_factory=StarCache)

@@ -33,8 +33,7 @@ from star_ca.problems import combine
 from star_ca.star.cache import StarCache
 from star_ca.star.autorenewal import parse_rfc3339
 from star_ca.star.window import SeriesParams, current_seq, window
-from star_ca.va.caa import caa_subproblems
-from star_ca.va.resolver import DnsClient
+from star_ca.va.caa import CaaChecker
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -54,9 +53,9 @@ class _Outcome:
 
 
 class Scheduler:
-    def __init__(self, config: Config, store: Store, issuer: Issuer, dns: DnsClient,
+    def __init__(self, config: Config, store: Store, issuer: Issuer, caa: CaaChecker,
                  star_cache: StarCache | None = None) -> None:
-        self.config, self.store, self.issuer, self.dns = config, store, issuer, dns
+        self.config, self.store, self.issuer, self.caa = config, store, issuer, caa
         self.star_cache = star_cache or StarCache()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -153,9 +152,7 @@ class Scheduler:
             s.stopped = True
             return _Outcome(s)
         account_uri = f"{order.base_url}/acme/acct/{order.account_id}"
-        subproblems = await caa_subproblems(self.dns, s.methods,
-                                            identities=self.config.caa_identities,
-                                            account_uri=account_uri)
+        subproblems = await self.caa.subproblems(s.methods, account_uri=account_uri)
         if subproblems:
             only_lookup_failures = all(sp["type"].endswith(":dns") for sp in subproblems)
             if only_lookup_failures and time.time() < w.not_before:

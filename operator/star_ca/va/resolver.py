@@ -4,8 +4,9 @@
 Queries go directly to that server rather than through a stub resolver so the VA sees the
 actual response code: it must tell "no records" (NOERROR/NXDOMAIN) from "this server is not
 authoritative here" (REFUSED, see va.caa) from a failure (timeout, SERVFAIL). CNAMEs are
-followed (up to 8 hops) as RFC 8555 §8.4 and RFC 8659 §3 require. No cache: a DNO that changes
-a TXT or CAA record must see the CA act on it at the next check.
+followed (up to 8 hops) as RFC 8555 §8.4 and RFC 8659 §3 require. This client keeps no answer:
+a DNO that changes a TXT record must see the CA act on it at the next check. CAA answers carry
+their TTL (``Answer.ttl``) so that va.caa can keep them as long as the DNO allows, and no longer.
 
 Speed (the scheduler re-checks CAA for every STAR renewal, climbing to the zone apex): UDP
 sockets are pooled (creating an asyncio datagram endpoint per query cost more CPU than the rest
@@ -15,12 +16,13 @@ MAX_IN_FLIGHT queries are on the wire at once (a renewal batch of hundreds would
 open hundreds of sockets and flood the server). Identical
 queries *in flight at the same moment* share one exchange (single flight): the parents that
 thousands of names under one zone climb through are asked once per batch instead of once per
-name. An answer is never kept after it arrived, so "no cache" still holds.
+name. This client never keeps an answer after it arrived.
 """
 from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import dataclass
 
 import dns.asyncbackend
 import dns.asyncquery
@@ -31,6 +33,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
+import dns.ttl
 from dns.rdtypes.ANY.CAA import CAA
 
 MAX_CNAME_HOPS = 8
@@ -42,6 +45,12 @@ class DnsLookupError(Exception):
 
 class DnsRefused(DnsLookupError):
     """The server refused the query (typically: a name outside the zones it serves)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    records: list[object]
+    ttl: int  # seconds: the smallest TTL of the CNAMEs, the answer, or the negative TTL
 
 
 def _system_nameserver() -> str:
@@ -134,34 +143,40 @@ class DnsClient:
             raise DnsLookupError(f"{rdtype.name} {qname}: {dns.rcode.to_text(rcode)}")
         return response
 
-    async def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> list[object]:
-        """Rdatas at ``name`` after CNAMEs (empty for NXDOMAIN / no data)."""
+    async def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> Answer:
+        """Rdatas at ``name`` after CNAMEs (empty for NXDOMAIN / no data), with their TTL."""
         qname = dns.name.from_text(name)
+        ttl = dns.ttl.MAX_TTL
         for _ in range(MAX_CNAME_HOPS):
             response = await self._ask(qname, rdtype)
-            if response.rcode() == dns.rcode.NXDOMAIN:
-                return []
             try:
                 chain = response.resolve_chaining()
             except dns.exception.DNSException as exc:
                 raise DnsLookupError(f"{rdtype.name} {name}: {exc}") from None
+            if chain.answer is None and chain.minimum_ttl == dns.ttl.MAX_TTL:
+                ttl = 0  # a negative answer without an SOA says nothing about its lifetime
+            ttl = min(ttl, chain.minimum_ttl)
             if chain.answer is not None:
-                return list(chain.answer)
-            if chain.canonical_name == qname:
-                return []
+                return Answer(list(chain.answer), ttl)
+            if chain.canonical_name == qname or response.rcode() == dns.rcode.NXDOMAIN:
+                return Answer([], ttl)
             qname = chain.canonical_name  # CNAME to a name this response did not answer
         raise DnsLookupError(f"{rdtype.name} {name}: CNAME chain longer than {MAX_CNAME_HOPS}")
 
     async def txt(self, name: str) -> list[str]:
         """Each TXT record's strings joined, as RFC 8555 §8.4 compares them."""
-        rdatas = await self._query(name, dns.rdatatype.TXT)
+        rdatas = (await self._query(name, dns.rdatatype.TXT)).records
         return [b"".join(r.strings).decode(errors="replace") for r in rdatas]  # type: ignore[attr-defined]
 
-    async def caa(self, name: str) -> list[CAA]:
-        return [r for r in await self._query(name, dns.rdatatype.CAA) if isinstance(r, CAA)]
+    async def caa(self, name: str) -> tuple[list[CAA], int]:
+        """The CAA records at ``name`` and how many seconds the answer may be kept (RFC 2308
+        negative TTL for "none"; 0 when the server gave no SOA to bound it)."""
+        answer = await self._query(name, dns.rdatatype.CAA)
+        return [r for r in answer.records if isinstance(r, CAA)], answer.ttl
 
     async def addresses(self, name: str) -> list[str]:
         out: list[str] = []
         for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-            out += [r.address for r in await self._query(name, rdtype)]  # type: ignore[attr-defined]
+            answer = await self._query(name, rdtype)
+            out += [r.address for r in answer.records]  # type: ignore[attr-defined]
         return out

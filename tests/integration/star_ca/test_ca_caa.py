@@ -1,5 +1,6 @@
 """CAA (RFC 8659 + RFC 8657) against the real BIND 9: checked at finalize, and re-checked
-before every STAR renewal (a DNO stops a series through DNS)."""
+before every STAR renewal (a DNO stops a series through DNS), with answers relied on within
+their TTL (star_ca.va.caa) and not after."""
 from __future__ import annotations
 
 import time
@@ -22,6 +23,12 @@ def _finalize(client: Client, names: list[str], present: Any, kind: str = "dns-0
     client.authorize(r.json(), kind, present)
     wait(lambda: client.get(order_url)["status"] == "ready", what="order ready")
     return order_url, client.finalize(order_url, make_csr(names)[0])
+
+
+def _order_error(client: Client, order_url: str) -> str:
+    order = client.get(order_url)
+    assert order["status"] == "invalid"
+    return str(order["error"]["type"])
 
 
 CASES: list[tuple[str, Callable[[Client], list[str]], bool]] = [
@@ -76,14 +83,49 @@ def test_issuewild(client: Client, dns_server: Any, dns01_present: Any) -> None:
     assert r.status_code == 200, r.text
 
 
+def test_only_the_dno_account_with_dns01(new_client: Callable[..., Client], dns_server: Any,
+                                         dns01_present: Any, http01_present: Any,
+                                         host: Any) -> None:
+    """RFC 9115 §7.4: CAA naming the DNO's account and dns-01 refuses the CDN's own account,
+    by dns-01 and by http-01, while the DNO's account still gets its certificate."""
+    dno, cdn = new_client(), new_client()
+    name = host("dno")
+    dns_server.set_caa(name, [f'0 issue "star-ca.test; accounturi={dno.kid}; '
+                              f'validationmethods=dns-01"'])
+    _, r = _finalize(dno, [name], dns01_present)
+    assert r.status_code == 200, r.text
+    for kind, present in (("dns-01", dns01_present), ("http-01", http01_present)):
+        order_url, r = _finalize(cdn, [name], present, kind=kind)
+        assert r.status_code == 403, r.text
+        sub = r.json()["subproblems"][0]
+        assert sub["type"] == ERR + "caa" and sub["identifier"]["value"] == name
+        assert "accounturi" in sub["detail"], sub
+        assert _order_error(cdn, order_url) == ERR + "caa"
+
+
+def test_answer_relied_on_within_its_ttl(client: Client, dns_server: Any,
+                                         dns01_present: Any) -> None:
+    """A CAA answer with a 300 s TTL is not asked again for the next order within it: the CA
+    still evaluates it (the record named this CA), and does not see the change yet."""
+    name = unique("ttl")
+    dns_server.set_caa(name, ['0 issue "star-ca.test"'], ttl=300)
+    _, r = _finalize(client, [name], dns01_present)
+    assert r.status_code == 200, r.text
+    dns_server.set_caa(name, ['0 issue "other-ca.test"'], ttl=300)
+    _, r = _finalize(client, [name], dns01_present)
+    assert r.status_code == 200, r.text
+
+
 def test_renewal_rechecks_caa(client: Client, dns_server: Any, dns01_present: Any) -> None:
+    """The change is obeyed once the old answer's TTL (1 s) has run out."""
     name = unique("recheck")
+    dns_server.set_caa(name, ['0 issue "star-ca.test"'], ttl=1)
     ar = {"end-date": rfc3339(time.time() + 60), "lifetime": 2, "allow-certificate-get": True}
     order_url, r = _finalize(client, [name], dns01_present, auto_renewal=ar)
     assert r.status_code == 200, r.text
     url = r.json()["star-certificate"]
     assert client.http.get(url).status_code == 200
-    dns_server.set_caa(name, ['0 issue "other-ca.test"'])
+    dns_server.set_caa(name, ['0 issue "other-ca.test"'], ttl=1)
     order = wait(lambda: (o := client.get(order_url))["status"] == "invalid" and o,
                  timeout=15, what="series stopped by CAA")
     assert order["error"]["type"] == ERR + "caa"

@@ -18,7 +18,7 @@ ERR = "urn:ietf:params:acme:error:"
 
 def _services(store: Store) -> Services:
     none: Any = None  # recovery without a CSR or with stale authorizations touches only the DB
-    return Services(config=Config(), store=store, nonces=none, issuer=none, dns=none,
+    return Services(config=Config(), store=store, nonces=none, issuer=none, dns=none, caa=none,
                     validator=none, scheduler=none)
 
 
