@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -60,14 +61,22 @@ def serial_hex(cert: x509.Certificate) -> str:
     return format(cert.serial_number, "x")
 
 
-def _check_key(leaf: x509.Certificate, key_pem: str | bytes) -> None:
-    try:
-        key = pem.load_private_key(key_pem)
-    except pem.PemError as exc:
-        raise VerificationError("KeyInvalid", str(exc)) from exc
-    if pem.spki_der(key.public_key()) != pem.spki_der(leaf.public_key()):
-        raise VerificationError(
-            "KeyMismatch", "certificate public key does not match the private key")
+#: What a leaf is checked against: our private key (PEM), or the public key of a CSR made
+#: elsewhere (RFC 9115 delegation: the key never comes here).
+KeyRef = str | bytes | PublicKeyTypes
+
+
+def _check_key(leaf: x509.Certificate, key: KeyRef) -> None:
+    if isinstance(key, (str, bytes)):
+        try:
+            public = pem.load_private_key(key).public_key()
+        except pem.PemError as exc:
+            raise VerificationError("KeyInvalid", str(exc)) from exc
+        what = "the private key"
+    else:
+        public, what = key, "the CSR's public key"
+    if pem.spki_der(public) != pem.spki_der(leaf.public_key()):
+        raise VerificationError("KeyMismatch", f"certificate public key does not match {what}")
 
 
 def _normal(name: str) -> str:
@@ -229,7 +238,7 @@ def _check_path(chain: Sequence[x509.Certificate], roots: Sequence[x509.Certific
         raise VerificationError(reason, f"{why}; validator: {exc}") from exc
 
 
-def verify_certificate(chain_pem: str | bytes, key_pem: str | bytes, ca_bundle_pem: str | bytes,
+def verify_certificate(chain_pem: str | bytes, key_pem: KeyRef, ca_bundle_pem: str | bytes,
                        *, expected_names: Sequence[str] | None = None,
                        end_date: datetime.datetime | None = None,
                        now: datetime.datetime | None = None,

@@ -15,6 +15,7 @@ from typing import Any
 from star_operator import acme, k8s, metrics
 from star_operator import constants as c
 from star_operator.ordering import accounts, ca_access, capabilities, status as st
+from star_operator.ordering import via_front_end
 from star_operator.ordering.issuance import OrderJob, Retry, policy_of
 from star_operator.secrets import ownership
 from star_operator.series import revocation
@@ -31,7 +32,10 @@ def force_requested(body: Mapping[str, Any]) -> bool:
 
 async def _client(job: OrderJob) -> acme.AcmeClient:
     """The template's client; if the template is gone, the account the order was placed with
-    (:mod:`.ca_access`), so that deleting a CsrTemplate first does not strand its orders."""
+    (:mod:`.ca_access`), so that deleting a CsrTemplate first does not strand its orders.
+    A CDN's Order1 (``spec.issuerRef``) is canceled at the front end, with its StarIssuer's."""
+    if via_front_end.applies(job.spec):
+        return await via_front_end.client_for_order(job)
     template = (job.recorder.get("ordered") or job.spec)["csrTemplateName"]
     body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template)
     recorded = job.recorder.get("caAccess")
@@ -92,14 +96,14 @@ async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
     if force_requested(job.body):
         if order_url and rec.get("orderState") not in DEAD_STATES:
             consequence = ("no further certificate is ordered, but the current one was NOT "
-                           "revoked" if rec.get("mode") == capabilities.EMULATED else
+                           "revoked" if rec.get("mode") in capabilities.SELF_ORDERED else
                            "was NOT canceled at the CA; its certificates keep being issued "
                            "until its end-date")
             rec.post_event("Warning", "ForceDeleted",
                            f"{c.FORCE_DELETE_ANNOTATION} set: STAR order {order_url}: "
                            f"{consequence}")
     elif order_url and rec.get("orderState") not in DEAD_STATES:
-        emulated = rec.get("mode") == capabilities.EMULATED
+        emulated = rec.get("mode") in capabilities.SELF_ORDERED
         try:
             state = await (_end_series(job) if emulated else _cancel_at_ca(job, order_url))
         except (acme.AcmeError, accounts.CaSettingsError, k8s.ApiError, OSError, Retry) as exc:

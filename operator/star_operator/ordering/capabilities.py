@@ -15,6 +15,10 @@ from star_operator import acme
 
 NATIVE = "Native"
 EMULATED = "Emulated"
+#: ``spec.star: false``: one ordinary certificate (RFC 9115 §2.3.3), at any CA.
+ORDINARY = "Ordinary"
+#: The modes in which the operator orders each certificate itself (revoked, not canceled).
+SELF_ORDERED = frozenset({EMULATED, ORDINARY})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,12 +8,18 @@ Steps, each recorded in status before the next begins (see :mod:`.status`):
    another owner's Secret is refused here, ``SecretConflict``, before anything is written or
    ordered); the key generated with its CSR, checked against the template, stored in the
    Secret (``staged-tls.key``), then ``status.csr`` — or, on resume, the stored key and CSR
-   reused;
+   reused; a StarOrder with ``spec.csr`` (:mod:`.delegated`) has no key: that CSR is checked
+   and recorded instead;
 4. order: ``status.newOrderAt``, then newOrder with ``auto-renewal``; ``status.orderURL`` is
    written the moment the CA answers — on resume the recorded order is continued, never
    re-placed, and one whose answer was lost is adopted (:mod:`.adopt`);
 5. dns-01 through RFC 2136, finalize with the CSR, wait for ``valid``;
-6. ``status.starCertificateURL`` and an owned StarCertificate that does the fetching.
+6. ``status.starCertificateURL`` and an owned StarCertificate that does the fetching (none
+   for ``spec.csr``: whoever holds the key fetches from the CA's URL).
+
+``spec.star: false`` asks for one ordinary certificate (mode ``Ordinary``, RFC 9115 §2.3.3):
+steps 4-5 without ``auto-renewal``, the certificate installed as the first of an emulated
+series would be, and nothing ordered after it.
 
 Refusals (namespace, bounds, template violations) end with ``Ready=False`` and a Warning Event
 and never reach the CA. Transient failures raise :class:`Retry` with a delay.
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -33,8 +39,8 @@ from star_operator import constants as c
 from star_operator.csr_template import TemplateRequestError, Violation, check_csr
 from star_operator.csr_template import generate_key_and_csr
 from star_operator.dns01 import Dns01Error
-from star_operator.ordering import (accounts, adopt, ca_access, capabilities, failures,
-                                    readiness, request, status as st)
+from star_operator.ordering import (accounts, adopt, ca_access, capabilities, delegated,
+                                    failures, readiness, request, status as st)
 from star_operator.ordering.progress import progress_order
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.renewal.fetcher import CycleError
@@ -43,6 +49,8 @@ from star_operator.series import install
 from star_operator.series import renewal as series_renewal
 
 RECHECK_DELAY = 300.0  # refusals are re-examined this often (a template may have changed)
+#: Ready reason of a valid native STAR order for ``spec.csr``: issued, fetched elsewhere.
+DELEGATED = "Delegated"
 
 
 class Retry(Exception):
@@ -104,7 +112,7 @@ async def policy_of(job: OrderJob, template_name: str,
         raise Retry("template invalid", RECHECK_DELAY) from exc
 
 
-async def reject(job: OrderJob, reason: str, violations: list[Violation]) -> None:
+async def reject(job: OrderJob, reason: str, violations: list[Violation]) -> NoReturn:
     """Record a refusal (no CA contact) and schedule a re-check."""
     text = request.format_violations(violations)
     await job.recorder.ready(False, reason, text, event="Warning", phase=st.REJECTED,
@@ -140,6 +148,8 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
     now = timeutil.utcnow()
     violations = request.check_bounds(req, policy, now)
     secret = await claim_secret(job)
+    if delegated.csr_text(job.spec):
+        return await _accept_given_csr(job, policy, req, violations)
     stored = stored_request(job, secret)
     if stored is not None:
         csr = stored[0]
@@ -164,6 +174,23 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
             ordered=request.ordered_fields(job.spec),
             startDate=timeutil.format_time(req.start_date),
             endDate=timeutil.format_time(req.end_date), violations=None)
+    return csr
+
+
+async def _accept_given_csr(job: OrderJob, policy: TemplatePolicy, req: request.OrderRequest,
+                            violations: list[Violation]) -> x509.CertificateSigningRequest:
+    """Step 3 for ``spec.csr``: no key anywhere; the CSR checked and recorded as ours would be."""
+    csr, more = delegated.check(job.spec, policy)
+    violations = violations + more
+    if violations or csr is None:
+        await reject(job, "TemplateViolation", violations)
+    await job.recorder.ready(
+        False, "CsrAccepted", f"the CSR in spec.csr conforms to CsrTemplate {policy.name}; "
+                              "placing the order (no key is generated: it stays with the "
+                              "CSR's maker)",
+        csr=delegated.pem_of(csr), ordered=request.ordered_fields(job.spec),
+        startDate=timeutil.format_time(req.start_date),
+        endDate=timeutil.format_time(req.end_date), violations=None)
     return csr
 
 
@@ -320,8 +347,10 @@ async def reconcile(job: OrderJob) -> None:
     except (ValueError, KeyError) as exc:
         await reject(job, "SpecInvalid", [Violation("spec", str(exc))])
         raise  # unreachable
-    if rec.phase == st.VALID and order_url and rec.get("mode") == capabilities.EMULATED:
-        return  # the series daemon keeps it current (star_operator.series.loop)
+    if rec.phase == st.VALID and order_url and rec.get("mode") in capabilities.SELF_ORDERED:
+        return  # the series daemon keeps it current (star_operator.series.loop), or: one only
+    if rec.phase == st.VALID and order_url and delegated.csr_text(spec):
+        return  # nothing to fetch here: the CSR's maker fetches from starCertificateURL
     if rec.phase == st.VALID and order_url:
         material = await _material(job, policy)
         cert = await ensure_certificate(job, policy, material.ca_pem, req,
@@ -340,11 +369,11 @@ async def reconcile(job: OrderJob) -> None:
         else:
             mode = await _mode(job, client, policy)
             order = await place_order(job, client, req, ca_access.record(policy), mode,
-                                      policy.profile if mode == capabilities.EMULATED else None,
+                                      policy.profile if mode != capabilities.NATIVE else None,
                                       may_exist)
         order = await progress_order(client, policy, material, order, csr)
-        if mode == capabilities.EMULATED and order.status == "valid":
-            await _first_of_series(job, policy, material, client, req, order)
+        if mode in capabilities.SELF_ORDERED and order.status == "valid":
+            await _first_of_series(job, policy, material, client, req, order, mode)
             return
     except (acme.AcmeError, Dns01Error) as exc:
         await _acme_failure(job, exc)
@@ -360,15 +389,18 @@ async def _mode(job: OrderJob, client: acme.AcmeClient, policy: TemplatePolicy) 
     if problem:
         await job.recorder.ready(False, "InvalidProfile", problem, event="Warning")
         raise Retry(problem, RECHECK_DELAY)
-    return caps.mode
+    return capabilities.ORDINARY if job.spec.get("star") is False else caps.mode
 
 
 async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
                            material: accounts.CaMaterial, client: acme.AcmeClient,
-                           req: request.OrderRequest, order: acme.Order) -> None:
-    """The first certificate of an emulated series: installed here, the rest by the daemon."""
-    ctx = series_renewal.SeriesContext(job=job, policy=policy, material=material,
-                                       client=client, req=req)
+                           req: request.OrderRequest, order: acme.Order, mode: str) -> None:
+    """The first certificate of an emulated series: installed here, the rest by the daemon
+    (mode ``Ordinary``: the only one)."""
+    ctx = series_renewal.SeriesContext(
+        job=job, policy=policy, material=material, client=client, req=req,
+        csr=delegated.ordered_csr(job.spec, job.recorder.get("ordered")),
+        single=mode == capabilities.ORDINARY)
     if not order.certificate:
         raise Retry(f"order {order.url} is valid but has no certificate URL yet", job.delay())
     try:
@@ -381,11 +413,17 @@ async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
     series = ctx.series
     if series.get("certificateURL") != order.certificate:  # else: settled before a restart
         series = await series_renewal.settle(ctx, cert, order, renewed=False)
-    note = series_renewal.lifetime_note(req, cert)
-    message = (f"emulated STAR series: certificate 1 (serial {cert.serial}) in Secret "
-               f"{job.spec['secretName']}; next ordered at "
-               f"{series.get('renewAt') or 'never (end-date)'} "
-               f"({series.get('renewBasis')})")
+    note = None if ctx.single else series_renewal.lifetime_note(req, cert)
+    what = " (certificate only: the key stays with the CSR's maker)" if ctx.csr else ""
+    if ctx.single:
+        message = (f"one ordinary certificate (spec.star false), serial {cert.serial}, in "
+                   f"Secret {job.spec['secretName']}{what}; nothing is ordered after it")
+        await job.recorder.record(certificateURL=order.certificate)
+    else:
+        message = (f"emulated STAR series: certificate 1 (serial {cert.serial}) in Secret "
+                   f"{job.spec['secretName']}{what}; next ordered at "
+                   f"{series.get('renewAt') or 'never (end-date)'} "
+                   f"({series.get('renewBasis')})")
     if note:
         job.recorder.post_event("Warning", "LifetimeMismatch", note)
         message += f"; {note}"
@@ -415,7 +453,13 @@ async def _acme_failure(job: OrderJob, exc: acme.AcmeError | Dns01Error) -> None
 async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMaterial,
                   req: request.OrderRequest, order: acme.Order) -> None:
     rec = job.recorder
-    if order.status == "valid" and order.star_certificate:
+    if order.status == "valid" and order.star_certificate and delegated.csr_text(job.spec):
+        message = (f"STAR order valid; the holder of the CSR's key fetches every certificate "
+                   f"from {order.star_certificate} (no key here, so no Secret is written)")
+        await rec.ready(True, DELEGATED, message, event="Normal",
+                        starCertificateURL=order.star_certificate, orderState=order.status,
+                        phase=st.VALID, lastError=None)
+    elif order.status == "valid" and order.star_certificate:
         # Recorded before the StarCertificate exists, so its loop's later Ready (mirrored by
         # readiness.mirror_to_order) can never be overwritten by this write.
         ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)

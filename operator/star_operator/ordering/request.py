@@ -17,7 +17,11 @@ from star_operator.ordering.templates import TemplatePolicy
 
 #: Spec fields fixed once the CA order exists (secretPolicy may change at any time).
 IMMUTABLE_FIELDS = ("csrTemplateName", "dnsNames", "keyType", "subject", "lifetime",
-                    "lifetimeAdjust", "duration", "endDate", "startDate", "secretName")
+                    "lifetimeAdjust", "duration", "endDate", "startDate", "secretName", "csr",
+                    "star")
+#: Values an older StarOrder's record lacks because the field did not exist: not recorded, so
+#: the API server's defaulting of a new field never reads as a change of an ordered one.
+_UNRECORDED_DEFAULTS = {"star": True}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +41,8 @@ def ordered_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The immutable part of a spec, as recorded in ``status.ordered``."""
     out: dict[str, Any] = {}
     for key in IMMUTABLE_FIELDS:
-        if spec.get(key) not in (None, "", [], {}):
+        if spec.get(key) not in (None, "", [], {}) and \
+                _UNRECORDED_DEFAULTS.get(key, ...) != spec[key]:
             value = spec[key]
             out[key] = sorted(value) if key == "dnsNames" else value
     return out

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from star_operator.errors import ReasonedError
 from star_operator import acme, k8s, metrics, pem, sessions, timeutil
 from star_operator import constants as c
 from star_operator.secrets import ownership, payload, writer
-from star_operator.verify import VerificationError, VerifiedCertificate, verify_certificate
+from star_operator.verify import KeyRef, VerificationError, VerifiedCertificate, verify_certificate
+
+
+#: A key a chain is verified against (:data:`~star_operator.verify.KeyRef`).
+K = TypeVar("K", bound=KeyRef)
 
 
 class CycleError(ReasonedError):
@@ -86,9 +90,9 @@ def candidate_keys(secret: Mapping[str, Any] | None, field: str) -> list[bytes]:
     return [k for i, k in enumerate(found) if k and k not in found[:i]]
 
 
-def verify_with_keys(chain_pem: str, keys: list[bytes], ca_pem: bytes, *,
+def verify_with_keys(chain_pem: str, keys: Sequence[K], ca_pem: bytes, *,
                      expected_names: tuple[str, ...], end_date: datetime.datetime | None,
-                     key_source: str, clock_skew: float) -> tuple[VerifiedCertificate, bytes]:
+                     key_source: str, clock_skew: float) -> tuple[VerifiedCertificate, K]:
     """Verify a chain against each candidate key (see :func:`candidate_keys`); the first that
     matches wins. Any other defect stops at once: a second key would not cure it."""
     if not keys:
@@ -143,11 +147,13 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
 
 
 async def write_verified(namespace: str, secret_name: str, cert: VerifiedCertificate,
-                         key_pem: bytes, ca_pem: bytes | None, who: payload.SecretIdentity, *,
+                         key_pem: bytes | None, ca_pem: bytes | None,
+                         who: payload.SecretIdentity, *,
                          claim: ownership.Claim, adopt_unmanaged: bool = False,
                          known: Mapping[str, Any] | None = None) -> writer.WriteResult:
-    """Install a verified chain with the key it was verified against, in one write; a refusal
-    is a :class:`CycleError` naming why (another owner, or the API server said no)."""
+    """Install a verified chain with the key it was verified against, in one write (None:
+    certificate only, the key is elsewhere); a refusal is a :class:`CycleError` naming why
+    (another owner, or the API server said no)."""
     material = payload.TlsMaterial(chain_pem=pem.dump_chain(cert.chain), key_pem=key_pem,
                                    ca_pem=ca_pem)
     try:

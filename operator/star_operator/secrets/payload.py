@@ -20,11 +20,24 @@ from star_operator.verify import VerifiedCertificate
 
 @dataclasses.dataclass(frozen=True)
 class TlsMaterial:
-    """The three PEM blobs that must change together."""
+    """The three PEM blobs that must change together.
+
+    ``key_pem`` None: a certificate-only payload, for a certificate whose key was never here
+    (a StarOrder with ``spec.csr``). Such a write also removes any key the Secret held, so a
+    Secret never pairs a certificate with a key that is not its own.
+    """
 
     chain_pem: bytes
-    key_pem: bytes
+    key_pem: bytes | None
     ca_pem: bytes | None = None
+
+    @property
+    def certificate_only(self) -> bool:
+        return self.key_pem is None
+
+
+#: What a certificate-only write removes: no key, staged or current, stays next to it.
+KEY_FIELDS = (c.STAGED_KEY, c.TLS_KEY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +51,10 @@ class SecretIdentity:
     star_certificate_url: str = ""
 
 
+TLS_TYPE = "kubernetes.io/tls"
+OPAQUE_TYPE = "Opaque"
+
+
 def b64(data: bytes) -> str:
     """Secret ``data`` values are base64 strings."""
     return base64.b64encode(data).decode("ascii")
@@ -49,8 +66,10 @@ def unb64(value: str | None) -> bytes:
 
 
 def tls_data(material: TlsMaterial) -> dict[str, str]:
-    """The ``data`` entries for a TLS Secret."""
-    data = {c.TLS_CRT: b64(material.chain_pem), c.TLS_KEY: b64(material.key_pem)}
+    """The ``data`` entries for a TLS Secret (no ``tls.key`` for a certificate-only one)."""
+    data = {c.TLS_CRT: b64(material.chain_pem)}
+    if material.key_pem is not None:
+        data[c.TLS_KEY] = b64(material.key_pem)
     if material.ca_pem:
         data[c.CA_CRT] = b64(material.ca_pem)
     return data
@@ -89,14 +108,17 @@ def is_managed(secret: Mapping[str, Any] | None) -> bool:
 def secret_body(existing: Mapping[str, Any] | None, *, namespace: str, name: str,
                 data: Mapping[str, str], annotations: Mapping[str, str] | None = None,
                 labels: Mapping[str, str] | None = None,
-                drop_keys: tuple[str, ...] = (c.STAGED_KEY,)) -> dict[str, Any]:
+                drop_keys: tuple[str, ...] = (c.STAGED_KEY,),
+                secret_type: str = TLS_TYPE) -> dict[str, Any]:
     """The full Secret to PUT (or POST): ``existing`` with our data/labels/annotations applied.
 
     Keeps ``resourceVersion`` from ``existing`` so the write is conditional, keeps foreign data
     keys, labels and annotations, and removes ``drop_keys`` (the staged key once tls.key holds it).
+    ``secret_type`` is the type of a new Secret (an existing one's cannot change): ``Opaque``
+    for a certificate-only Secret, since ``kubernetes.io/tls`` demands a ``tls.key``.
     """
     body: dict[str, Any] = copy.deepcopy(dict(existing)) if existing else {
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "apiVersion": "v1", "kind": "Secret", "type": secret_type,
         "metadata": {"name": name, "namespace": namespace}}
     meta = body.setdefault("metadata", {})
     meta.pop("managedFields", None)  # server-owned; echoing it back only costs bytes
@@ -104,8 +126,9 @@ def secret_body(existing: Mapping[str, Any] | None, *, namespace: str, name: str
     meta["annotations"] = {**(meta.get("annotations") or {}), **(annotations or {})}
     merged = {k: v for k, v in (body.get("data") or {}).items() if k not in drop_keys}
     merged.update(data)
-    if body.get("type") == "kubernetes.io/tls":
-        # The API server requires both keys on a TLS Secret; empty until the first certificate.
+    if body.get("type") == TLS_TYPE:
+        # The API server requires both keys on a TLS Secret; empty until the first certificate
+        # (and for good on a certificate-only one: an empty tls.key holds no key).
         merged.setdefault(c.TLS_CRT, "")
         merged.setdefault(c.TLS_KEY, "")
     body["data"] = merged

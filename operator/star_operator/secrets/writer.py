@@ -62,7 +62,8 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                        labels: Mapping[str, str] | None = None,
                        drop_keys: tuple[str, ...] = (c.STAGED_KEY,),
                        adopt_unmanaged: bool = False,
-                       known: Mapping[str, Any] | None = None) -> WriteResult:
+                       known: Mapping[str, Any] | None = None,
+                       secret_type: str = payload.TLS_TYPE) -> WriteResult:
     """Create or conditionally replace a Secret with ``data`` merged in, as ``claim.owner``.
 
     Refused with :class:`SecretConflictError`, nothing written, when the Secret belongs to
@@ -71,7 +72,7 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
     ``adopt_unmanaged`` allows writing into a Secret we did not create (a standalone
     StarCertificate whose key Secret is also its target). ``known`` is the Secret as the caller
     just read it: the first attempt uses it instead of another GET (its resourceVersion still
-    makes the write conditional; a 409 re-reads).
+    makes the write conditional; a 409 re-reads). ``secret_type``: the type of a new Secret.
     """
     for attempt in range(MAX_ATTEMPTS):
         existing = (dict(known) if attempt == 0 and known is not None
@@ -80,7 +81,8 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
         body = payload.secret_body(existing, namespace=namespace, name=name, data=data,
                                    annotations={**(annotations or {}),
                                                 **claim.owner.annotations()},
-                                   labels=labels, drop_keys=drop_keys)
+                                   labels=labels, drop_keys=drop_keys,
+                                   secret_type=secret_type)
         if payload.data_equal(existing, body):
             return WriteResult(False, existing["metadata"].get("resourceVersion", ""))
         try:
@@ -98,11 +100,14 @@ async def write_tls_secret(namespace: str, name: str, material: payload.TlsMater
                            annotations: Mapping[str, str], *, claim: ownership.Claim,
                            adopt_unmanaged: bool = False,
                            known: Mapping[str, Any] | None = None) -> WriteResult:
-    """Write certificate chain, key and CA together (the rotation step)."""
+    """Write certificate chain, key and CA together (the rotation step); a certificate-only
+    ``material`` removes any key from the Secret in the same write and creates it ``Opaque``."""
+    cert_only = material.certificate_only
     return await write_secret(namespace, name, data=payload.tls_data(material),
                               claim=claim, annotations=annotations,
-                              adopt_unmanaged=adopt_unmanaged,
-                              known=known)
+                              adopt_unmanaged=adopt_unmanaged, known=known,
+                              drop_keys=payload.KEY_FIELDS if cert_only else (c.STAGED_KEY,),
+                              secret_type=payload.OPAQUE_TYPE if cert_only else payload.TLS_TYPE)
 
 
 async def stage_private_key(namespace: str, name: str, key_pem: bytes, *,

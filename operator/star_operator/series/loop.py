@@ -23,7 +23,8 @@ from star_operator import acme, k8s, metrics, pem, timeutil
 from star_operator import constants as c
 from star_operator.dns01 import Dns01Error
 from star_operator.errors import ReasonedError
-from star_operator.ordering import accounts, capabilities, failures, readiness, request
+from star_operator.ordering import (accounts, capabilities, delegated, failures, readiness,
+                                    request)
 from star_operator.ordering import status as st
 from star_operator.ordering.issuance import OrderJob, Retry, load_policy
 from star_operator.renewal import schedule, wakeups
@@ -65,7 +66,7 @@ async def template_context(job: OrderJob, *, series_timing: timing.SeriesTiming,
     req = request.build_request(spec, timeutil.utcnow(), job.recorder.get("endDate"))
     return renewal.SeriesContext(job=job, policy=policy, material=material, client=client,
                                  req=req, timing=series_timing, clock_skew=clock_skew,
-                                 stopped=stopped)
+                                 stopped=stopped, csr=delegated.ordered_csr(job.spec, ordered))
 
 
 def renew_requested(body: Mapping[str, Any]) -> str | None:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 
 from star_operator import acme, metrics, timeutil
 from star_operator.csr_template import TemplateRequestError, check_csr, generate_key_and_csr
-from star_operator.ordering import accounts, request
+from star_operator.ordering import accounts, delegated, request
 from star_operator.ordering.progress import progress_order
 from star_operator.ordering.status import StatusRecorder
 from star_operator.ordering.templates import TemplatePolicy
@@ -54,13 +54,19 @@ class SeriesContext:
     rng: timing.Rng | None = None
     #: True once the StarOrder is being deleted: no order may be placed from then on.
     stopped: Any = False
+    #: The outside CSR (``spec.csr``, see :mod:`~star_operator.ordering.delegated`): every
+    #: certificate is ordered with it and installed without a key. None: the operator's keys.
+    csr: str | None = None
+    #: ``spec.star: false``: this certificate is the only one (nothing is planned after it).
+    single: bool = False
 
     @property
     def target(self) -> install.Target:
         return install.Target(namespace=self.job.namespace, order_name=self.job.name,
                               secret_name=self.job.spec["secretName"], names=self.req.names,
                               issuer_name=self.policy.name, ca_pem=self.material.ca_pem,
-                              claim=self.job.claim)
+                              claim=self.job.claim,
+                              public_key=delegated.public_key(self.csr) if self.csr else None)
 
     @property
     def series(self) -> dict[str, Any]:
@@ -161,7 +167,9 @@ async def settle(ctx: SeriesContext, cert: VerifiedCertificate, order: acme.Orde
     """Record an installed certificate and the plan for its successor; returns the series."""
     now = timeutil.utcnow()
     previous = ctx.series
-    fields = plan_fields(cert.leaf, *await window_of(ctx, cert.leaf), now, ctx)
+    fields = ({"certID": None, "renewAt": None, "renewBasis": None, "final": True,
+               "window": None, "ariCheckAt": None} if ctx.single else
+              plan_fields(cert.leaf, *await window_of(ctx, cert.leaf), now, ctx))
     end = ctx.req.end_date
     fields.update(
         outstanding=outstanding(previous.get("outstanding") or [], order.certificate,
@@ -193,6 +201,8 @@ async def settle(ctx: SeriesContext, cert: VerifiedCertificate, order: acme.Orde
 async def _next_csr(ctx: SeriesContext) -> str:
     """Step 1: the CSR of the next certificate (a new staged key unless rotationPolicy Never)."""
     job = ctx.job
+    if ctx.csr:  # the key is the CSR maker's: there is no other
+        return ctx.csr
     if rotation_policy(job.spec) == NEVER:  # the key the Secret holds now, not the first one
         return str(ctx.series.get("csr") or job.recorder.get("csr"))
     try:
