@@ -18,6 +18,8 @@ STARORDER_KIND: Final = "StarOrder"
 STARORDER_PLURAL: Final = "starorders"
 STARCERTIFICATE_KIND: Final = "StarCertificate"
 STARCERTIFICATE_PLURAL: Final = "starcertificates"
+STARISSUER_KIND: Final = "StarIssuer"
+STARISSUER_PLURAL: Final = "starissuers"
 DELEGATION_KIND: Final = "Delegation"
 DELEGATION_PLURAL: Final = "delegations"
 

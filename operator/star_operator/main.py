@@ -17,6 +17,8 @@ import kopf
 from star_operator import config, k8s, metrics, sessions
 from star_operator import constants as c
 from star_operator.handlers import csrtemplate, starcertificate, starorder  # noqa: F401
+from star_operator.handlers import starissuer  # noqa: F401
+from star_operator.ordering import issuers
 from star_operator.ordering import accounts
 
 _metrics_started = threading.Event()
@@ -80,6 +82,7 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 async def cleanup(**_: Any) -> None:
     """Close HTTP sessions so the process exits without unclosed-session warnings."""
     await accounts.close_all()
+    await issuers.close_all()
     await sessions.close_all()
     try:
         await k8s.client().close()

@@ -11,7 +11,7 @@ import kopf
 from star_operator import config, events, limits
 from star_operator.handlers import transient
 from star_operator import constants as c
-from star_operator.ordering import cancel, issuance
+from star_operator.ordering import cancel, issuance, via_front_end
 from star_operator.ordering.status import StatusRecorder
 from star_operator.renewal import schedule
 from star_operator.secrets import owner_lookup
@@ -46,7 +46,8 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
                 await cancel.cancel_in_place(job, cfg.delete_backoff_max)
                 return
             async with limits.issuance_slot(), asyncio.timeout(cfg.issuance_timeout):
-                await issuance.reconcile(job)
+                await (via_front_end.reconcile(job) if via_front_end.applies(job.spec)
+                       else issuance.reconcile(job))
     except issuance.Retry as exc:
         raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
     except TimeoutError as exc:

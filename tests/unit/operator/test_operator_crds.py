@@ -14,7 +14,8 @@ CRDS = Path(__file__).resolve().parents[3] / "crds"
 KINDS = {c.CSRTEMPLATE_KIND: ("Cluster", c.CSRTEMPLATE_PLURAL),
          c.STARORDER_KIND: ("Namespaced", c.STARORDER_PLURAL),
          c.STARCERTIFICATE_KIND: ("Namespaced", c.STARCERTIFICATE_PLURAL),
-         c.DELEGATION_KIND: ("Namespaced", c.DELEGATION_PLURAL)}
+         c.DELEGATION_KIND: ("Namespaced", c.DELEGATION_PLURAL),
+         c.STARISSUER_KIND: ("Namespaced", c.STARISSUER_PLURAL)}
 
 
 def load_all() -> dict[str, dict[str, Any]]:
@@ -89,6 +90,7 @@ FUTURE_TIMES = {
     c.STARCERTIFICATE_KIND: {".status.notAfter", ".status.nextFetch"},
     c.CSRTEMPLATE_KIND: set(),
     c.DELEGATION_KIND: set(),
+    c.STARISSUER_KIND: set(),
 }
 #: The only times a ``date`` column may show: ones already past.
 PAST_TIMES = {".metadata.creationTimestamp", ".status.lastFetch", ".status.notBefore",
@@ -119,6 +121,8 @@ def test_status_fields_written_by_the_code_exist_in_the_schema() -> None:
                                  "conditions", "observedGeneration"},
         c.CSRTEMPLATE_KIND: {"accountURL", "autoRenewal", "conditions", "observedGeneration"},
         c.DELEGATION_KIND: {"account", "pendingOrders", "conditions", "observedGeneration"},
+        c.STARISSUER_KIND: {"accountURL", "delegationURL", "csrTemplate", "cnameMap",
+                            "conditions", "observedGeneration"},
     }
     for kind, fields in written.items():
         status = docs[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][

@@ -1,0 +1,229 @@
+"""A StarOrder with ``spec.issuerRef``: the CDN orders through the DNO's RFC 9115 front end.
+
+The same resumable steps as :mod:`.issuance`, with the DNO's part done by the DNO:
+
+1. the StarIssuer connected (:mod:`.issuers`): EAB-bound account, the delegation, its
+   CSR template;
+2. the key generated from that template (the existing generator), staged in the target Secret
+   exactly as :mod:`.issuance` does (``staged-tls.key``; it never leaves the Secret) and the
+   CSR recorded in ``status.csr``, or on resume both reused;
+3. Order1: ``status.newOrderAt``, newOrder with ``delegation`` and ``auto-renewal``,
+   ``status.orderURL`` recorded the moment the front end answers (on resume continued, never
+   placed again; one whose answer was lost is adopted from the account's orders list);
+4. finalize with the CSR (Order1 has no authorizations: the DNO answers the CA);
+5. the ``star-certificate`` URL into status and the owned StarCertificate, which keeps the
+   Secret current from it as for any StarOrder.
+
+Deletion and ``spec.canceled`` cancel Order1 (:mod:`.cancel`, whose client comes from
+:func:`client_for_order`). The CSR is judged locally against the template first, so a name
+the template has no room for never reaches the front end; what only the DNO can judge (its
+domains behind a ``*``) comes back as the front end's ``badCSR`` and ends the order with the
+front end's problem (field named) in Ready, phase Failed: a spec edit starts a new one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from star_operator import acme, metrics, timeutil
+from star_operator.csr_template import (DomainPolicy, TemplateRequestError, Violation,
+                                        generate_key_and_csr)
+from star_operator.ordering import accounts, adopt, issuers, readiness, request, status as st
+from star_operator.ordering.issuance import (RECHECK_DELAY, OrderJob, Retry, claim_secret,
+                                             ensure_certificate, reject, stored_request)
+from star_operator.ordering.issuance import _ready_valid as ready_valid  # one Ready rule
+from star_operator.ordering.issuers import FrontEnd, IssuerError, connect, load_issuer
+from star_operator.secrets import ownership, writer
+
+#: Problems of a finalize that end Order1 (RFC 9115 §2.3.2, RFC 8555 §7.4).
+REFUSALS = frozenset({"badCSR", "rejectedIdentifier", "unknownDelegation", "unauthorized",
+                      "malformed", "caa"})
+
+
+def applies(spec: Mapping[str, Any]) -> bool:
+    """Whether this StarOrder orders through a front end (``spec.issuerRef``)."""
+    return bool(spec.get("issuerRef"))
+
+
+async def client_for_order(job: OrderJob) -> acme.AcmeClient:
+    """The client Order1 was placed with: its StarIssuer's (cancel and deletion)."""
+    spec = await load_issuer(job.namespace, job.spec["issuerRef"]["name"])
+    return (await issuers.client_for(spec))[0]
+
+
+async def _front_end(job: OrderJob) -> FrontEnd:
+    """The connected StarIssuer; refusals recorded (re-checked rarely), a front end that cannot
+    be reached retried with backoff."""
+    rec = job.recorder
+    try:
+        return await connect(await load_issuer(job.namespace, job.spec["issuerRef"]["name"]))
+    except (IssuerError, accounts.CaSettingsError) as exc:
+        await rec.ready(False, exc.reason, exc.message, event="Warning", lastError=exc.message)
+        raise Retry(exc.message, RECHECK_DELAY if isinstance(exc, IssuerError)
+                    else job.delay()) from exc
+    except acme.AcmeError as exc:
+        await _unreachable(job, exc)
+        raise  # unreachable
+
+
+async def _unreachable(job: OrderJob, exc: acme.AcmeError) -> None:
+    message = f"delegation front end: {exc}"
+    await job.recorder.ready(False, "FrontEndUnreachable"
+                             if isinstance(exc, acme.AcmeConnectionError) else "FrontEndError",
+                             message, event="Warning", lastError=message)
+    raise Retry(message, job.delay()) from exc
+
+
+async def prepare_key(job: OrderJob, front: FrontEnd,
+                      req: request.OrderRequest) -> x509.CertificateSigningRequest:
+    """Key and CSR from the delegation's template; the key staged in the target Secret.
+
+    Names under a ``*``/``**`` entry are the CDN's to choose: the DNO's domain policy is the
+    front end's to apply, so locally each requested name is its own allowed domain.
+    """
+    secret = await claim_secret(job)
+    stored = stored_request(job, secret)
+    if stored is not None:
+        return stored[0]
+    own = DomainPolicy(sorted({n[2:] if n.startswith("*.") else n for n in req.names}))
+    try:
+        generated = generate_key_and_csr(front.template, own, req.names, req.key_type,
+                                         req.subject)
+    except TemplateRequestError as exc:
+        await reject(job, "TemplateViolation", [Violation(
+            f"delegation csr-template {exc.field or ''}".strip(),
+            f"{exc.reason} (delegation {front.delegation.url})")])
+        raise  # unreachable: reject raises
+    try:
+        await writer.stage_private_key(job.namespace, job.spec["secretName"], generated.key_pem,
+                                       claim=job.claim, known=secret)
+    except (ownership.SecretConflictError, writer.SecretWriteError) as exc:
+        reason = ("SecretConflict" if isinstance(exc, ownership.SecretConflictError)
+                  else "SecretWriteFailed")
+        await job.recorder.ready(False, reason, str(exc), event="Warning", lastError=str(exc))
+        raise Retry(str(exc), job.delay()) from exc
+    await job.recorder.ready(
+        False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; ordering "
+                            f"through delegation {front.delegation.url}",
+        phase=st.KEY_STAGED, csr=generated.csr_pem.decode(),
+        ordered=request.ordered_fields(job.spec), startDate=timeutil.format_time(req.start_date),
+        endDate=timeutil.format_time(req.end_date), violations=None)
+    return generated.csr
+
+
+async def place_order1(job: OrderJob, front: FrontEnd, req: request.OrderRequest) -> acme.Order:
+    """newOrder under the delegation, its URL recorded at once; a lost answer adopted."""
+    rec, client = job.recorder, front.client
+    if rec.get("newOrderAt"):
+        try:
+            found = await adopt.find_unrecorded_order(client, req)
+        except acme.AcmeProtocolError:  # a front end without an orders list: nothing to adopt
+            found = None                 # (an unfinalized Order1 never reaches the CA)
+        if found is not None:
+            await rec.record(orderURL=found.url, orderState=found.status, phase=st.ORDERED,
+                             accountURL=client.account_url, newOrderAt=None)
+            return found
+    renewal = acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
+                               start_date=req.start_date, lifetime_adjust=req.lifetime_adjust,
+                               allow_certificate_get=True)
+    await rec.record(newOrderAt=timeutil.format_time(timeutil.utcnow()))
+    with metrics.time_acme("new-order"):
+        order = await client.new_order(list(req.names), renewal,
+                                       delegation=front.delegation.url)
+    await rec.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
+                     accountURL=client.account_url, newOrderAt=None)
+    return order
+
+
+async def _refused(job: OrderJob, problem: acme.AcmeProblem) -> None:
+    """The front end's final no: Ready=False with its problem (subproblems name the fields)."""
+    violations = [{"field": (sub.identifier or {}).get("value") or sub.short_type,
+                   "message": sub.detail} for sub in problem.subproblems]
+    message = f"the delegation front end refused the order: {problem}"
+    await job.recorder.ready(False, f"FrontEnd{problem.short_type[:1].upper()}"
+                                    f"{problem.short_type[1:]}", message, event="Warning",
+                             phase=st.FAILED, lastError=message, violations=violations or None)
+
+
+async def reconcile(job: OrderJob) -> None:
+    """Bring a front-end StarOrder as far as it goes now; :class:`Retry` to come back later."""
+    rec = job.recorder
+    if rec.phase == st.CANCELED or (rec.phase == st.FAILED and
+                                    rec.get("observedGeneration") == rec.generation):
+        return  # refused or canceled: only a spec edit (or a new StarOrder) starts again
+    if rec.phase == st.FAILED:
+        await rec.record(phase=st.PENDING, orderURL=None, orderState=None, csr=None,
+                         ordered=None, startDate=None, endDate=None, starCertificateURL=None,
+                         newOrderAt=None, violations=None)
+    try:
+        req = request.build_request(job.spec, timeutil.utcnow(), rec.get("endDate"))
+    except (ValueError, KeyError) as exc:
+        await reject(job, "SpecInvalid", [Violation("spec", str(exc))])
+        raise  # unreachable
+    front = await _front_end(job)
+    order_url = rec.get("orderURL")
+    if rec.phase == st.VALID and order_url:
+        cert = await ensure_certificate(job, _issuer_name(job), front.ca_pem, req,
+                                        rec.get("starCertificateURL"))
+        await ready_valid(job, cert)
+        return
+    csr = (x509.load_pem_x509_csr(rec.get("csr").encode()) if order_url
+           else await prepare_key(job, front, req))
+    try:
+        order = (await front.client.get_order(order_url) if order_url
+                 else await place_order1(job, front, req))
+        if order.status == "ready":
+            order = await front.client.finalize(
+                order, csr.public_bytes(serialization.Encoding.DER))
+        elif order.status in ("pending", "processing"):
+            order = await front.client.wait_order(order.url)
+    except acme.AcmeProblem as problem:
+        if problem.short_type in REFUSALS:
+            await _refused(job, problem)
+            return
+        await _unreachable(job, problem)
+    except acme.AcmeError as exc:
+        await _unreachable(job, exc)
+    await _settle(job, front, req, order)
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuerName:
+    """All :func:`.issuance.ensure_certificate` reads of its policy: ``name``, written as the
+    Secret's cert-manager issuer-name; here the StarIssuer's."""
+
+    name: str
+
+
+def _issuer_name(job: OrderJob) -> Any:
+    return IssuerName(job.spec["issuerRef"]["name"])
+
+
+async def _settle(job: OrderJob, front: FrontEnd, req: request.OrderRequest,
+                  order: acme.Order) -> None:
+    rec = job.recorder
+    if order.status == "valid" and order.star_certificate:
+        ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
+        await rec.ready(ready, reason, message, starCertificateURL=order.star_certificate,
+                        orderState=order.status, phase=st.VALID, lastError=None,
+                        certificateName=job.name)
+        rec.post_event("Normal", "OrderValid", f"Order1 {order.url} at the delegation front end "
+                                               f"is valid; fetching certificates from "
+                                               f"{order.star_certificate}")
+        cert = await ensure_certificate(job, _issuer_name(job), front.ca_pem, req,
+                                        order.star_certificate)
+        await ready_valid(job, cert)
+    elif order.status in ("invalid", "canceled", "valid"):
+        detail = (str(order.error) if order.error else
+                  "Order1 is valid but has no star-certificate URL" if order.status == "valid"
+                  else f"Order1 is {order.status} at the front end")
+        phase = st.CANCELED if order.status == "canceled" else st.FAILED
+        await rec.ready(False, "OrderCanceled" if phase == st.CANCELED else "OrderInvalid",
+                        detail, event="Warning", phase=phase, orderState=order.status)
+    else:
+        await rec.record(orderState=order.status)
+        raise Retry(f"Order1 still {order.status}", job.delay())
