@@ -191,23 +191,28 @@ def test_rotation_policy_switched_to_never_keeps_the_key_the_secret_holds(
 
 def test_series_ends_at_the_end_date_and_says_the_last_runs_past_it(
         kubectl: Kubectl, public_env: StarEnv, operator_process, namespace: str) -> None:
+    """The end-date is two lifetimes out, so how many certificates fit depends on how long the
+    first issuance took: the test asserts what must hold whatever that number is."""
     host = f"end-{namespace}.star.test"
     first, _ = _issued(kubectl, public_env, namespace, "end", host, lifetime=f"{SHORT}s",
-                       duration="12s")
-    order = get(kubectl, "starorder", "end", namespace)
-    end = timeutil.parse_time(order["status"]["endDate"])
-    second, _ = _renewed(kubectl, public_env, namespace, "end", host, first.serial)
+                       duration=f"{2 * SHORT}s")
+    end = timeutil.parse_time(get(kubectl, "starorder", "end", namespace)["status"]["endDate"])
+    assert first.not_after < end  # so at least one successor is due
     final = wait_for(lambda: (lambda o: o if o["status"]["series"].get("final") else None)(
-        get(kubectl, "starorder", "end", namespace)), 30, "the series to end")
+        get(kubectl, "starorder", "end", namespace)), 3 * SHORT, "the series to end")
     series = final["status"]["series"]
-    assert series["serial"] == second.serial and "renewAt" not in series
+    last, _ = wait_for(lambda: (lambda got: got if got and got[0].serial == series["serial"]
+                                else None)(_current(kubectl, public_env, namespace, [host],
+                                                    "end-tls")), 10, "the last certificate")
+    assert series["certificates"] >= 2 and last.serial != first.serial
+    assert "renewAt" not in series and last.not_before < end
     # star-ca, like Let's Encrypt, refuses notAfter in orders: the CA cannot shorten the last
     # certificate, so it runs past the end-date and the status says so
-    assert series["runsPastEndDate"] is True and second.not_after > end
+    assert series["runsPastEndDate"] is True and last.not_after > end
     assert "runs past the end-date" in ready_message(kubectl, namespace, "end")
     count = len(ca_orders(public_env.ca, host))
-    assert count == 2
-    wait_for(lambda: timeutil.utcnow() > second.not_after, SHORT + 5,
+    assert count == series["certificates"]  # one CA order per certificate, none retried
+    wait_for(lambda: timeutil.utcnow() > last.not_after, SHORT + 5,
              "the last certificate to expire")
     assert len(ca_orders(public_env.ca, host)) == count  # nothing ordered past the end-date
 
