@@ -63,8 +63,9 @@ async def _front_end(job: OrderJob) -> FrontEnd:
         return await connect(await load_issuer(job.namespace, job.spec["issuerRef"]["name"]))
     except (IssuerError, accounts.CaSettingsError) as exc:
         await rec.ready(False, exc.reason, exc.message, event="Warning", lastError=exc.message)
-        raise Retry(exc.message, RECHECK_DELAY if isinstance(exc, IssuerError)
-                    else job.delay()) from exc
+        # a StarIssuer applied after its StarOrder is found soon; other refusals need a human
+        waits = isinstance(exc, IssuerError) and exc.reason != "IssuerNotFound"
+        raise Retry(exc.message, RECHECK_DELAY if waits else job.delay()) from exc
     except acme.AcmeError as exc:
         await _unreachable(job, exc)
         raise  # unreachable
