@@ -6,17 +6,15 @@ importing the handler modules registers their decorators.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
 import threading
 from typing import Any
 
 import kopf
 
-from star_operator import config, k8s, metrics, sessions
+from star_operator import config, k8s, kubelogin, metrics, sessions
 from star_operator import constants as c
-from star_operator.handlers import csrtemplate, starcertificate, starorder  # noqa: F401
+from star_operator.handlers import csrtemplate, delegation, starcertificate, starorder  # noqa: F401
 from star_operator.handlers import starissuer  # noqa: F401
 from star_operator.ordering import issuers
 from star_operator.ordering import accounts
@@ -51,28 +49,10 @@ async def startup(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any
         logger.info("metrics on %s:%d/metrics", cfg.metrics_address, cfg.metrics_port)
 
 
-def in_cluster_server(env: Any = None) -> str:
-    """The API server a pod should use: KUBERNETES_SERVICE_HOST/PORT as client-go and the
-    official Python client read them (kopf's own in-cluster login always says
-    https://kubernetes.default.svc, which needs cluster DNS)."""
-    env = os.environ if env is None else env
-    host = env.get("KUBERNETES_SERVICE_HOST")
-    if not host:
-        return "https://kubernetes.default.svc"
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    port = env.get("KUBERNETES_SERVICE_PORT") or "443"
-    return f"https://{host}:{port}"
-
-
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     """In-cluster service account, else KUBECONFIG; the same credentials serve our own calls."""
-    info = kopf.login_with_service_account(**kwargs)
-    if info is not None:
-        info = dataclasses.replace(info, server=in_cluster_server())
-    else:
-        info = kopf.login_with_kubeconfig(**kwargs)
+    info = kubelogin.connection_info(**kwargs)
     if info is not None:
         k8s.configure(info)
     return info

@@ -76,13 +76,22 @@ async def new_nonce(request: web.Request) -> web.Response:
     return web.Response(status=status, headers={"Cache-Control": "no-store"})
 
 
-def make_app(services: Services) -> web.Application:
+def acme_app(services: Any, directory_handler: Handler) -> web.Application:
+    """An application with what every ACME server here shares: the middleware, the
+    directory and newNonce. ``services`` needs ``nonces`` and ``config.base_url`` (star-ca's
+    :class:`Services`, or the delegation front end's)."""
     app = web.Application(middlewares=[acme_middleware], client_max_size=MAX_BODY)
     app["services"] = services
     r = app.router
-    r.add_get(urls.DIRECTORY, directory)
+    r.add_get(urls.DIRECTORY, directory_handler)
     r.add_route("HEAD", urls.NEW_NONCE, new_nonce)
     r.add_get(urls.NEW_NONCE, new_nonce, allow_head=False)
+    return app
+
+
+def make_app(services: Services) -> web.Application:
+    app = acme_app(services, directory)
+    r = app.router
     r.add_post(urls.NEW_ACCOUNT, accounts.new_account)
     r.add_post(urls.ACCOUNT + "{id}", accounts.account)
     r.add_post(urls.ACCOUNT + "{id}/orders", orders.orders_list)

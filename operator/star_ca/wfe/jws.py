@@ -8,6 +8,7 @@ a single-use nonce, and a ``url`` equal to the URL the request was sent to.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,11 @@ class Verified:
         return obj
 
 
-def parse_flattened(body: bytes | dict[str, Any]) -> Flattened:
-    """Flattened JSON serialization with exactly protected/payload/signature."""
+def parse_flattened(body: bytes | dict[str, Any],
+                    algs: Collection[str] = tuple(ALLOWED_ALGS)) -> Flattened:
+    """Flattened JSON serialization with exactly protected/payload/signature and an ``alg``
+    from ``algs`` (account signatures by default; the delegation front end passes the MAC
+    algorithms for an External Account Binding)."""
     try:
         obj = json.loads(body) if isinstance(body, bytes) else body
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -79,9 +83,9 @@ def parse_flattened(body: bytes | dict[str, Any]) -> Flattened:
     if not isinstance(header, dict):
         raise AcmeError("malformed", "JWS protected header must be a JSON object")
     alg = header.get("alg")
-    if alg not in ALLOWED_ALGS:
+    if alg not in algs:
         raise AcmeError("badSignatureAlgorithm", f"JWS alg {alg!r} is not supported",
-                        extra={"algorithms": sorted(ALLOWED_ALGS)})
+                        extra={"algorithms": sorted(algs)})
     try:
         parsed = acme_jws.JWS.from_json(obj)
     except Exception as exc:  # josepy surfaces junk as many exception types (KeyError, ...)

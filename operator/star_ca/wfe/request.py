@@ -3,7 +3,8 @@ content type, size (aiohttp's ``client_max_size``), JWS shape, key (``jwk`` or t
 account), signature, then nonce and ``url``, so a forged request cannot burn a nonce."""
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
 
 import josepy as jose
 from aiohttp import web
@@ -11,10 +12,12 @@ from aiohttp import web
 from star_ca.db import Account
 from star_ca.problems import AcmeError
 from star_ca.wfe import urls
+from star_ca.wfe.nonces import NonceStore
 from star_ca.wfe.jws import (JOSE_CONTENT_TYPE, Verified, check_header_shape, key_from_jwk,
                              parse_flattened, verify_signature)
 
 Auth = Literal["jwk", "kid", "any"]
+A = TypeVar("A")
 
 
 _KEYS: dict[tuple[str, str], jose.JWK] = {}
@@ -45,7 +48,14 @@ def account_for_kid(request: web.Request, kid: object) -> Account:
     return account
 
 
-async def verify_request(request: web.Request, auth: Auth = "kid") -> Verified:
+KidResolver = Callable[[object], Awaitable[tuple[jose.JWK, A]]]
+
+
+async def check_post(request: web.Request, auth: Auth, resolve_kid: KidResolver[A],
+                     nonces: NonceStore, expected_url: str) -> tuple[Verified, A | None]:
+    """The checks of every ACME POST, for any server: ``resolve_kid`` turns a ``kid`` into
+    the account's key and whatever the server calls an account (star-ca: its database row;
+    the delegation front end: an NDC account bound in a Delegation's status)."""
     if request.content_type != JOSE_CONTENT_TYPE:
         raise AcmeError("malformed", f"Content-Type must be {JOSE_CONTENT_TYPE}", status=415)
     flat = parse_flattened(await request.read())
@@ -55,20 +65,29 @@ async def verify_request(request: web.Request, auth: Auth = "kid") -> Verified:
         raise AcmeError("malformed", "this resource requires a jwk header, not kid")
     if auth == "kid" and "kid" not in header:
         raise AcmeError("malformed", "this resource requires a kid header, not jwk")
-    account: Account | None = None
+    account: A | None = None
     if "jwk" in header:
         key = key_from_jwk(header["jwk"])
     else:
-        account = account_for_kid(request, header["kid"])
-        key = account_key(account)
+        key, account = await resolve_kid(header["kid"])
     verify_signature(flat, key)
-    if not urls.svc(request).nonces.consume(header["nonce"]):
+    if not nonces.consume(header["nonce"]):
         raise AcmeError("badNonce", "JWS nonce is unknown or was already used")
-    expected = urls.request_url(request)
-    if header["url"] != expected:
+    if header["url"] != expected_url:
         raise AcmeError("unauthorized", f"JWS url {header['url']!r} is not the request URL "
-                                        f"{expected!r}")
-    return Verified(flat.jws.payload, key, header, account)
+                                        f"{expected_url!r}")
+    return Verified(flat.jws.payload, key, header, None), account
+
+
+async def verify_request(request: web.Request, auth: Auth = "kid") -> Verified:
+    async def resolve(kid: object) -> tuple[jose.JWK, Account]:
+        account = account_for_kid(request, kid)
+        return account_key(account), account
+
+    verified, account = await check_post(request, auth, resolve, urls.svc(request).nonces,
+                                         urls.request_url(request))
+    verified.account = account
+    return verified
 
 
 def require_account(v: Verified) -> Account:

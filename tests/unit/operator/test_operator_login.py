@@ -1,5 +1,5 @@
 """The in-cluster API server address: KUBERNETES_SERVICE_HOST/PORT, as client-go reads them."""
-from star_operator.main import in_cluster_server
+from star_operator.kubelogin import in_cluster_server
 
 
 def test_service_env_names_the_server() -> None:

@@ -1,0 +1,44 @@
+"""Delegation: report whether the grant is usable (template, namespace, cname-map, EAB
+Secret) and which NDC account it is bound to; the front end does the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from star_operator import conditions, events, k8s
+from star_operator import constants as c
+from star_operator.delegation.readiness import assess
+from star_operator.handlers import transient
+
+#: Secrets, templates and the front end's binding change without touching the Delegation.
+RECHECK_INTERVAL = 30.0
+
+
+@kopf.on.resume(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="reconcile")
+@kopf.on.create(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="reconcile")
+@kopf.on.update(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="reconcile")
+@kopf.timer(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="recheck", interval=RECHECK_INTERVAL)
+async def reconcile(body: kopf.Body, **_: Any) -> None:
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    ref = (spec.get("externalAccountBinding") or {}).get("hmacKeySecretRef") or {}
+    with transient.retried_later(5.0):
+        template = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None,
+                                        spec.get("csrTemplateName", ""))
+        secret = await k8s.get_secret(meta["namespace"], ref["name"]) if ref.get("name") \
+            else None
+        verdict = assess(body, template, secret)
+        status = body.get("status") or {}
+        generation = meta.get("generation")
+        patch = conditions.ready_patch(status, verdict.ready, verdict.reason, verdict.message,
+                                       observed_generation=generation,
+                                       observedGeneration=generation)
+        old = conditions.get_condition(status.get("conditions"), conditions.READY)
+        new = conditions.get_condition(patch["conditions"], conditions.READY) or {}
+        if conditions.same_condition(old, new) and status.get("observedGeneration") == generation:
+            return  # the 30 s recheck writes only when something changed
+        await k8s.patch_status(c.DELEGATION_PLURAL, meta["namespace"], meta["name"], patch)
+    if not verdict.ready:
+        events.poster(body)("Warning", verdict.reason, verdict.message)

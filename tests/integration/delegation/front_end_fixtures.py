@@ -1,0 +1,58 @@
+"""The DNO's side for the front end's tests: the operator's fixtures (control plane, BIND 9,
+star-ca, CsrTemplates, the operator process), one namespace per module with its Delegations,
+and the front end itself serving that namespace over HTTPS."""
+from __future__ import annotations
+
+import base64
+import secrets
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+OPERATOR_TESTS = Path(__file__).resolve().parents[1] / "operator"
+sys.path.insert(0, str(OPERATOR_TESTS))  # the operator conftest imports its helpers by name
+
+from tests.integration.operator.conftest import (  # noqa: E402,F401
+    crds, operator_process, star_ca, star_env)
+from tests.integration.operator.op_env import OperatorProcess, b64  # noqa: E402
+
+from star_devenv.front_end import LocalFrontEnd  # noqa: E402
+from star_devenv.kubectl import Kubectl  # noqa: E402
+
+
+def mac_key() -> str:
+    """A fresh 256-bit MAC key as the DNO hands it out: base64url, no padding."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def delegation(kubectl: Kubectl, ns: str, name: str, template: str, key_id: str, mac: str,
+               **spec: Any) -> None:
+    """The EAB Secret and the Delegation granting ``template`` to key id ``key_id``."""
+    kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                   "metadata": {"name": f"{name}-eab", "namespace": ns},
+                   "data": {"hmacKey": b64(mac)}})
+    kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "Delegation",
+                   "metadata": {"name": name, "namespace": ns},
+                   "spec": {"csrTemplateName": template,
+                            "externalAccountBinding": {
+                                "keyID": key_id, "hmacKeySecretRef": {"name": f"{name}-eab"}},
+                            **spec}})
+
+
+@pytest.fixture(scope="module")
+def dno_namespace(kubectl: Kubectl, operator_process: OperatorProcess) -> Iterator[str]:
+    name = f"dno-{uuid.uuid4().hex[:8]}"
+    kubectl.run("create", "namespace", name)
+    yield name
+    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+    operator_process.namespaces.append(name)
+
+
+@pytest.fixture(scope="module")
+def front_end(control_plane: Any, dno_namespace: str) -> Iterator[LocalFrontEnd]:
+    with LocalFrontEnd(control_plane.kubeconfig, dno_namespace) as fe:
+        yield fe
