@@ -1,4 +1,5 @@
-"""`star-env up|down|status`: the local environment for the demo and for debugging by hand."""
+"""`python -m star_devenv up|down|status` (star-env): the local environment for the demo and
+for debugging by hand; a development tool, outside the product wheel."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,8 @@ from star_devenv.paths import default_state_dir
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="star-env", description="Local control plane, BIND 9 and STAR CA on loopback")
+        prog="python -m star_devenv",
+        description="Local control plane, BIND 9 and STAR CA on loopback")
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--state-dir", type=Path, default=default_state_dir(),
                         help="where PIDs, logs and credentials are kept (default: %(default)s)")
