@@ -1,9 +1,11 @@
 """Container images built without Docker: the project's image and a tiny busybox image.
 
 The project image is three layers, each cached and rebuilt only when its inputs change:
-  1. a Debian bookworm rootfs from `debootstrap --variant=minbase --include=python3,python3-venv`
+  1. a Debian bookworm rootfs from `debootstrap --variant=minbase --include=python3,...`
      (the mirror is the machine's own apt source, or `--mirror URL` /
-     $STAR_DEBIAN_MIRROR: star_devenv.apt_sources); inputs: suite and package list;
+     $STAR_DEBIAN_MIRROR: star_devenv.apt_sources); inputs: suite and package list. It also
+     carries Debian's nginx and inotify-tools for the CDN edge of examples/cdn-edge.yaml (a few
+     MB: one image to build, import and cache instead of a second debootstrap);
   2. a virtualenv `/opt/star` with the project's dependencies (wheels from PyPI); inputs: the
      dependency list in pyproject.toml;
   3. the project's own wheel installed into that venv, with `star-operator` and `star-ca` on
@@ -41,7 +43,8 @@ from pathlib import Path
 from star_devenv import apt_sources, paths
 
 SUITE = "bookworm"
-BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# nginx and inotify-tools: the CDN edge (nginx, and its reload-on-Secret-change watcher).
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "nginx", "inotify-tools")
 # The Dockerfile's user (the chart's runAsUser/runAsGroup): kopf looks up its own user name
 # (getpass.getuser()) and fails on a uid without a passwd entry.
 IMAGE_USER, IMAGE_UID = "star", 10001

@@ -123,8 +123,10 @@ def test_mounted_secret_follows_updates(node: LocalNode, kubectl: Kubectl, ns: s
 @pytest.mark.timeout(1800)  # a fresh machine runs debootstrap once (about a minute or two)
 def test_project_image_runs_operator_and_ca(node: LocalNode, kubectl: Kubectl, ns: str,
                                             project_image: str) -> None:
+    # ... and the CDN edge of examples/cdn-edge.yaml: Debian's nginx and inotifywait.
     check = ("command -v star-operator && star-ca --help > /dev/null && "
-             "python3 -c 'import star_operator, star_ca, kopf, acme, dns'")
+             "python3 -c 'import star_operator, star_ca, kopf, acme, dns' && "
+             "nginx -v && command -v inotifywait")
     kubectl.run("apply", "-n", ns, "-f", "-", input=_json(
         pod("selftest", project_image, ["sh", "-c", check], restart="Never")))
     done = wait_phase(kubectl, ns, "selftest", "Succeeded", timeout=180)

@@ -1,5 +1,6 @@
 """End to end on a real node: the chart's operator and embedded CA run as pods, and a CDN edge pod
-(`examples/cdn-edge.yaml`) serves every renewed STAR certificate over TLS.
+(`examples/cdn-edge.yaml`: nginx, reloaded by a watcher of the mounted Secret) serves every renewed
+STAR certificate over TLS.
 
 The node (star_devenv.node.LocalNode) has no pod network and no kube-proxy, so everything runs
 with `hostNetwork: true` on loopback ports picked free by the test: the chart's `hostNetwork` and
@@ -14,11 +15,14 @@ The test applies a StarOrder (short lifetime, lifetime-adjust = lifetime so that
 certificates overlap by more than the kubelet's Secret refresh delay) and connects to the edge
 with TLS (SNI = the delegated name, verified against the CA root) every PROBE_INTERVAL seconds.
 Every handshake must succeed once the first one has; it must see CERTIFICATES distinct
-certificates. After the StarOrder is deleted the CA answers the star-certificate URL with 403
-autoRenewalCanceled, and the edge keeps serving the last certificate until shortly before it
-expires. It prints: the time from `kubectl apply` of the StarOrder to the first handshake, and
-the lag from each renewed certificate's publication at the CA (its notBefore; the CA publishes
-each certificate exactly then) to the edge serving it (p50/p99).
+certificates; a name nginx has no certificate for gets no handshake; a request begun before a
+reload is answered after it (the old worker finishes it: a graceful reload). After the
+StarOrder is deleted the CA answers the star-certificate URL with 403 autoRenewalCanceled, and
+the edge keeps serving the last certificate until shortly before it expires. It prints: the time
+from `kubectl apply` of the StarOrder to the first handshake, the lag from each renewed
+certificate's publication at the CA (its notBefore; the CA publishes each certificate exactly
+then) to the edge serving it (p50/p99), and the reload-to-serving time: from the watcher seeing
+the kubelet's swap of the Secret volume to nginx serving the new certificate.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ import pytest
 from cryptography import x509
 
 from star_devenv import chart_on_node, edge
-from star_devenv.edge import Prober, star_certificate_problem
+from star_devenv.edge import HeldRequest, Prober, reload_events, star_certificate_problem
 from star_devenv.helm import Helm
 from star_devenv.chart_on_node import Release, http_ok, pod_logs, pods_ready
 from star_devenv.kubectl import Kubectl
@@ -51,6 +55,7 @@ pytestmark = pytest.mark.node
 LIFETIME = 30
 LIFETIME_ADJUST = 30
 CERTIFICATES = 5        # distinct certificates the edge must serve (the first + 4 renewals)
+PROBE_INTERVAL = 0.05   # fine enough to time a reload (tens of ms)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +83,18 @@ def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def reload_to_serving(events: list[float], renewals: list[edge.Seen]) -> list[float]:
+    """For each renewed certificate, the time from the last volume swap the watcher saw before
+    the edge first served it to that first handshake (renewals with no swap before are left
+    out)."""
+    out = []
+    for seen in renewals:
+        before = [t for t in events if t <= seen.first_seen]
+        if before:
+            out.append(seen.first_seen - before[-1])
+    return out
 
 
 # ------------------------------------------------------------------------------ the test
@@ -118,10 +135,10 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
     order = f"www-{rel.name}"
     dns_name = f"{order}.{dns_server.zone}"
     secret = f"{order}-tls"
-    edge.deploy(kubectl, cdn, project_image, rel.ports["edge"], secret)
+    edge.deploy(kubectl, cdn, project_image, rel.ports["edge"], secret, [dns_name])
 
     # 4. The StarOrder; then TLS handshakes until CERTIFICATES distinct certificates were served.
-    prober = Prober(rel.ports["edge"], dns_name, root_pem)
+    prober = Prober(rel.ports["edge"], dns_name, root_pem, interval=PROBE_INTERVAL)
     applied = time.time()
     kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "StarOrder",
                    "metadata": {"name": order, "namespace": cdn},
@@ -131,6 +148,13 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
     try:
         prober.until(lambda: prober.order, 180, "the first handshake")
         first_handshake = prober.seen[prober.order[0]].first_seen - applied
+        assert prober.refuses(f"not-{dns_name}"), "nginx served a name it has no certificate for"
+        # A request begun now is answered after the next reload, by the old worker.
+        held = HeldRequest(prober)
+        prober.until(lambda: len(prober.order) >= 2, 2 * LIFETIME + 30, "the first renewal")
+        assert held.serial == prober.order[0]
+        answered = held.finish()
+        assert answered.startswith("HTTP/1.1 200"), answered
         prober.until(lambda: len(prober.order) >= CERTIFICATES,
                      (CERTIFICATES + 1) * LIFETIME + 60, f"{CERTIFICATES} distinct certificates")
     except AssertionError as exc:
@@ -149,6 +173,14 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
     print(f"[e2e node] CA publication (notBefore) -> edge serves it, over {len(lags)} renewals: "
           f"p50 {percentile(lags, 50):.1f} s, p99 {percentile(lags, 99):.1f} s "
           f"(each: {', '.join(f'{x:.1f}' for x in lags)})")
+    reloads = reload_to_serving(reload_events(cdn), [prober.seen[s] for s in prober.order[1:]])
+    assert len(reloads) == len(lags), (reloads, pod_logs(cdn))
+    print(f"[e2e node] Secret volume swapped (watcher's inotify event) -> nginx serves the new "
+          f"certificate, over {len(reloads)} reloads: p50 {percentile(reloads, 50) * 1000:.0f} ms, "
+          f"max {max(reloads) * 1000:.0f} ms (probe every {PROBE_INTERVAL * 1000:.0f} ms; "
+          f"each: {', '.join(f'{x * 1000:.0f}' for x in reloads)})")
+    print(f"[e2e node] a request begun before the first reload was answered after it: "
+          f"{answered}")
 
     # 5. Delete the StarOrder: the operator cancels it at the CA; the CA says so to anyone.
     status = wait_condition(kubectl, "starorder", order, cdn, status="True")["status"]

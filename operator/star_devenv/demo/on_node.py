@@ -4,10 +4,10 @@
 (cached) and imported into the node's containerd; `helm install` of the chart into namespace
 star-operator with the embedded CA (star_devenv.chart_on_node: host network on loopback, no
 registry); examples/ applied as written, pointed at the CA pod and the chart's root Secret; the
-CDN edge of examples/cdn-edge.yaml mounting the StarOrder's Secret. A TLS client connects to the
-edge (SNI = the first delegated name, verified against the CA root) and the demo prints every
-distinct certificate it is served, then deletes the StarOrder and shows the CA's answer and the
-edge still serving the last certificate.
+CDN edge of examples/cdn-edge.yaml (nginx, reloaded by a watcher of the mounted Secret) serving
+the StarOrder's names. A TLS client connects to the edge (SNI = the first delegated name,
+verified against the CA root) and the demo prints every distinct certificate it is served, then
+deletes the StarOrder and shows the CA's answer and the edge still serving the last certificate.
 
 Each certificate is back-dated by a full lifetime (lifetime-adjust = lifetime): the next one is
 published a whole lifetime before the current one expires, which covers the kubelet's Secret
@@ -96,14 +96,15 @@ def serve(args: argparse.Namespace, kubectl: Kubectl, helm: Helm, rel: Release, 
     order = next(d for d in docs if d["kind"] == "StarOrder")
     order["spec"]["lifetime"] = order["spec"]["lifetimeAdjust"] = f"{args.lifetime}s"
     ns, name = order["metadata"]["namespace"], order["metadata"]["name"]
-    secret, server_name = order["spec"]["secretName"], order["spec"]["dnsNames"][0]
+    secret, names = order["spec"]["secretName"], order["spec"]["dnsNames"]
+    server_name = names[0]
     say(f"applying examples/: CsrTemplate star-test, StarOrder {ns}/{name} (a certificate "
-        f"every {args.lifetime} s, each valid {2 * args.lifetime} s) and the CDN edge on "
-        f"127.0.0.1:{rel.ports['edge']}")
+        f"every {args.lifetime} s, each valid {2 * args.lifetime} s) and the CDN edge (nginx, "
+        f"reloaded when the Secret changes) on 127.0.0.1:{rel.ports['edge']}")
     started = time.time()
     for doc in docs:
         kubectl.apply(doc)
-    edge.deploy(kubectl, ns, image_name, rel.ports["edge"], secret)
+    edge.deploy(kubectl, ns, image_name, rel.ports["edge"], secret, names)
     prober = Prober(rel.ports["edge"], server_name, root_pem, on_new=print_served)
     prober.until(lambda: prober.order, 180, "the edge's first certificate")
     say(f"first TLS handshake with {server_name} "
