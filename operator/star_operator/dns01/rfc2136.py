@@ -22,6 +22,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
@@ -216,6 +217,51 @@ class Rfc2136Solver:
         await self._send_update(update, target, "delete", deadline)
         log.info("dns-01 TXT for %s removed from %s", domain, target.name)
 
+    # ------------------------------------------------------------------ other records
+    # The same server, key and error reasons serve the DNO's other records (cname-map, CAA:
+    # star_operator.zone_records), so they are not a second RFC 2136 client.
+
+    async def rrset(self, name: str, rdtype: str) -> list[str]:
+        """The values (rdata text) the server serves authoritatively at ``name`` ([]: none)."""
+        deadline = _Deadline(self.timeout)
+        qname, kind = dns.name.from_text(name), dns.rdatatype.from_text(rdtype)
+        response = await self._lookup(qname, kind, deadline)
+        if response is None:
+            raise Dns01Error(f"DNS server {self._where} refused to answer for {qname} "
+                             "(REFUSED): it is not authoritative for that name",
+                             reason="not-authoritative")
+        found = response.get_rrset(response.answer, qname, dns.rdataclass.IN, kind)
+        return sorted(r.to_text() for r in found) if found is not None else []
+
+    async def replace_rrset(self, name: str, rdtype: str, values: list[str], *,
+                            ttl: int | None = None) -> None:
+        """Make ``values`` the whole ``rdtype`` RRset at ``name`` in one update (atomic at the
+        server); an empty list deletes the RRset."""
+        deadline = _Deadline(self.timeout)
+        qname = dns.name.from_text(name)
+        target = _Target(qname, await self._zone_of(qname, deadline))
+        update = self._new_update(target.zone)
+        if values:
+            update.replace(qname, ttl or self.ttl, rdtype, *values)
+        else:
+            update.delete(qname, rdtype)
+        await self._send_update(update, target, "replace", deadline, rdtype)
+
+    async def delete_values(self, name: str, rdtype: str, values: list[str]) -> None:
+        """Remove exactly ``values`` from the ``rdtype`` RRset at ``name`` (others stay)."""
+        deadline = _Deadline(self.timeout)
+        qname = dns.name.from_text(name)
+        target = _Target(qname, await self._zone_of(qname, deadline))
+        update = self._new_update(target.zone)
+        for value in values:
+            update.delete(qname, dns.rdata.from_text(dns.rdataclass.IN, rdtype, value))
+        await self._send_update(update, target, "delete", deadline, rdtype)
+
+    async def _zone_of(self, name: dns.name.Name, deadline: _Deadline) -> dns.name.Name:
+        if self.zone is not None and name.is_subdomain(self.zone):
+            return self.zone
+        return await self._find_zone(name, deadline)
+
     # ------------------------------------------------------------------ steps
 
     @staticmethod
@@ -224,9 +270,7 @@ class Rfc2136Solver:
 
     async def _target(self, domain: str, deadline: _Deadline) -> _Target:
         name = await self._follow_cnames(challenge_name(domain), deadline)
-        if self.zone is not None and name.is_subdomain(self.zone):
-            return _Target(name, self.zone)
-        return _Target(name, await self._find_zone(name, deadline))
+        return _Target(name, await self._zone_of(name, deadline))
 
     async def _follow_cnames(self, name: dns.name.Name, deadline: _Deadline) -> dns.name.Name:
         """Follow CNAMEs at the challenge name (delegated challenge names) on the server."""
@@ -324,8 +368,9 @@ class Rfc2136Solver:
         target: _Target,
         action: str,
         deadline: _Deadline,
+        rdtype: str = "TXT",
     ) -> None:
-        what = f"update ({action} TXT {target.name} in zone {target.zone})"
+        what = f"update ({action} {rdtype} {target.name} in zone {target.zone})"
         response = await self._exchange(update, what, deadline)
         rcode = response.rcode()
         if rcode == dns.rcode.NOERROR:

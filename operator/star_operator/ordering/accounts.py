@@ -124,18 +124,29 @@ async def load_material(policy: TemplatePolicy, *, create_key: bool = False) -> 
     ca_pem = (await read_ca_bundle(policy.ca_bundle_ref,
                                    "CA bundle (spec.acme.caBundleSecretRef)")
               if policy.ca_bundle_ref else None)
-    tsig = await read_secret_value(policy.rfc2136.tsig_secret_ref,
-                                   role="TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)")
-    assert key_pem is not None and tsig is not None
+    assert key_pem is not None
     return CaMaterial(account_key_pem=key_pem, ca_pem=ca_pem,
-                      tsig_secret=tsig.decode("ascii").strip())
+                      tsig_secret=await read_tsig_secret(policy))
 
 
 def solver_for(policy: TemplatePolicy, material: CaMaterial) -> Rfc2136Solver:
     """The dns-01 solver the template describes."""
+    return rfc2136_client(policy, material.tsig_secret)
+
+
+def rfc2136_client(policy: TemplatePolicy, tsig_secret: str) -> Rfc2136Solver:
+    """The template's RFC 2136 server and TSIG key (dns-01, cname-map and CAA records)."""
     s = policy.rfc2136
-    return Rfc2136Solver(s.server, s.port, s.tsig_key_name, material.tsig_secret,
+    return Rfc2136Solver(s.server, s.port, s.tsig_key_name, tsig_secret,
                          tsig_algorithm=s.tsig_algorithm, zone=s.zone)
+
+
+async def read_tsig_secret(policy: TemplatePolicy) -> str:
+    """The TSIG secret the template references (text, surrounding whitespace dropped)."""
+    tsig = await read_secret_value(policy.rfc2136.tsig_secret_ref,
+                                   role="TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)")
+    assert tsig is not None
+    return tsig.decode("ascii").strip()
 
 
 @dataclasses.dataclass
