@@ -62,7 +62,7 @@ class Config:
             raw = env.get(PREFIX + field.name.upper())
             if raw is None:
                 continue
-            kind = type(field.default)
+            kind: type = type(field.default)  # every field has a plain (str, int, float) default
             try:
                 values[field.name] = kind(raw)
             except ValueError as exc:

@@ -109,7 +109,8 @@ def _wait(kube: Kube, name: str, value: str, old_serial: str, timeout: float
     series = st.get("series") or {}
     if done:
         return series
-    ready = next((x for x in st.get("conditions") or () if x.get("type") == "Ready"), {})
+    ready: dict[str, Any] = next(
+        (x for x in st.get("conditions") or () if x.get("type") == "Ready"), {})
     raise CliError(f"no new certificate within {render.duration(timeout)} (Ready "
                    f"{ready.get('status')} {ready.get('reason')}: "
                    f"{ready.get('message')}; lastError: {series.get('lastError')})")

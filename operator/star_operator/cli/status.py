@@ -110,7 +110,7 @@ def collect(kube: Kube, kind: Kind, name: str) -> Objects:
         related.append((STARCERTIFICATE if kind is STARORDER else STARORDER, other))
     for k, o in related:
         try:
-            out.events += kube.events(k, _meta(o).get("name"), ns, _meta(o).get("uid"))
+            out.events += kube.events(k, str(_meta(o).get("name")), ns, _meta(o).get("uid"))
         except Exception as exc:  # noqa: BLE001 -- CliError: events are optional here
             out.notes.append(f"events: {getattr(exc, 'message', exc)}")
             break
