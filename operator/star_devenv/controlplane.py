@@ -117,8 +117,19 @@ class LocalControlPlane:
         State lives in etcd, so everything persists; clients see refused connections and
         broken watches meanwhile, as during an API server upgrade or crash.
         """
+        self.stop_apiserver()
+        self.start_apiserver()
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver only (etcd and the controllers keep running), for an outage of
+        a chosen length; :meth:`start_apiserver` ends it."""
         assert self.state is not None, "control plane not started"
         stop_pid(self.state.pids["kube-apiserver"])  # same dict slot: stop() order kept
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver again on the same port, certificates and etcd; returns when it
+        is ready."""
+        assert self.state is not None, "control plane not started"
         self._start_apiserver()
 
     def save(self) -> None:
