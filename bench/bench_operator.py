@@ -47,7 +47,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,7 @@ from star_devenv.dns import LocalDNS  # noqa: E402
 from star_devenv.kubectl import Kubectl  # noqa: E402
 from star_devenv.processes import free_port, spawn, stop_pid  # noqa: E402
 from star_operator import constants as c  # noqa: E402
-from tests.integration.operator.op_env import OPERATOR_NS, StarEnv, apply_crds  # noqa: E402
+from star_devenv.dno import OPERATOR_NS, StarEnv, apply_crds  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BENCH_NS = "bench"
