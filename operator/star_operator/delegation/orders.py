@@ -100,6 +100,8 @@ def _auto_renewal(raw: Any, bounds: Bounds, now: float) -> dict[str, Any]:
     if echoed["lifetime"] > bounds.max_lifetime:
         raise AcmeError("malformed", f"auto-renewal lifetime {echoed['lifetime']} is above "
                                      f"this delegation's maximum {bounds.max_lifetime}")
+    if "lifetime-adjust" not in raw:
+        del echoed["lifetime-adjust"]  # Order1 echoes what the NDC asked for, nothing added
     if echoed.get("allow-certificate-get") is not True:
         raise AcmeError("malformed", "auto-renewal allow-certificate-get must be true: the "
                                      "NDC fetches without an account at the CA (RFC 9115)")
