@@ -1,4 +1,5 @@
-"""CsrTemplate: validate the DNO policy, make sure its ACME account exists, report Ready."""
+"""CsrTemplate: validate the DNO policy, make sure its ACME account exists, report Ready; keep
+its CAA records when it asks for them (``spec.caa``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from star_operator import constants as c
 from star_operator.handlers import transient
 from star_operator.ordering import accounts, capabilities, failures
 from star_operator.ordering.templates import TemplateSpecError, parse_template
+from star_operator.zone_records import caa_keeper
 
 
 async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
@@ -88,3 +90,22 @@ async def _reconcile(body: kopf.Body, delay: float, logger: kopf.Logger) -> None
 async def forget(name: str, **_: Any) -> None:
     """Drop the cached ACME client (the account key Secret is kept: it identifies the DNO)."""
     await accounts.forget(name)
+
+
+def _caa_requested(spec: kopf.Spec, **_: Any) -> bool:
+    return bool((spec.get("caa") or {}).get("publish"))
+
+
+@kopf.daemon(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="caa", when=_caa_requested,
+             cancellation_timeout=10.0)
+async def keep_caa(name: str, stopped: kopf.DaemonStopped, logger: kopf.Logger,
+                   **_: Any) -> None:
+    """RFC 9115 §7.4 CAA records: published, then checked every ``spec.caa.checkInterval``
+    and put back when edited (:mod:`star_operator.zone_records.caa_keeper`)."""
+    namespace = config.get().namespace
+    while not stopped:
+        with transient.retried_later(caa_keeper.RETRY_CAP):
+            delay = await caa_keeper.check_once(name, namespace, logger)
+        if delay is None:
+            return
+        await stopped.wait(delay)

@@ -54,6 +54,20 @@ class Rfc2136Settings:
 
 
 @dataclasses.dataclass(frozen=True)
+class CaaPolicy:
+    """``spec.caa``: CAA records (RFC 8659 with RFC 8657 parameters) the operator publishes and
+    keeps at each of ``spec.domains`` so that only this template's CA, ACME account and dns-01
+    can get certificates there (RFC 9115 §7.4: the CDN cannot pass a check on its own)."""
+
+    #: The CA's CAA identity; None: the first of its directory's ``meta.caaIdentities``.
+    issuer_domain: str | None
+    #: Seconds between drift checks (a record someone edited is put back).
+    check_interval: int
+    #: TTL of the published records: also how long resolvers (and CAs) may keep a drifted one.
+    ttl: int
+
+
+@dataclasses.dataclass(frozen=True)
 class TemplatePolicy:
     """Everything a StarOrder needs from its CsrTemplate (Secrets not yet read)."""
 
@@ -70,6 +84,8 @@ class TemplatePolicy:
     generation: int | None = None
     #: The ACME profile to request (``spec.acme.profile``), checked against ``meta.profiles``.
     profile: str | None = None
+    #: CAA records to publish and keep (None: the operator leaves CAA alone).
+    caa: CaaPolicy | None = None
 
     def allows_namespace(self, namespace: str) -> bool:
         """Whether StarOrders in ``namespace`` may use this template."""
@@ -95,11 +111,25 @@ def split_host_port(text: str, default_port: int = 53) -> tuple[str, int]:
     return text, default_port
 
 
-def _duration(star: Mapping[str, Any], key: str, default: str) -> int:
+def _duration(star: Mapping[str, Any], key: str, default: str, where: str = "spec.star") -> int:
     try:
         return timeutil.parse_duration(star.get(key) or default)
     except ValueError as exc:
-        raise TemplateSpecError(f"spec.star.{key}", str(exc)) from exc
+        raise TemplateSpecError(f"{where}.{key}", str(exc)) from exc
+
+
+def _caa(raw: Mapping[str, Any]) -> CaaPolicy | None:
+    if not raw.get("publish"):
+        return None
+    interval = _duration(raw, "checkInterval", "5m", "spec.caa")
+    if interval < 1:
+        raise TemplateSpecError("spec.caa.checkInterval", "must be at least 1s")
+    ttl = raw.get("ttl", 300)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 86400:
+        raise TemplateSpecError("spec.caa.ttl", f"{ttl!r} is not a number of seconds in "
+                                                "1..86400")
+    return CaaPolicy(issuer_domain=raw.get("issuerDomain") or None, check_interval=interval,
+                     ttl=ttl)
 
 
 def parse_template(body: Mapping[str, Any], default_namespace: str) -> TemplatePolicy:
@@ -148,4 +178,5 @@ def parse_template(body: Mapping[str, Any], default_namespace: str) -> TemplateP
             zone=rfc.get("zone") or None),
         generation=(body.get("metadata") or {}).get("generation"),
         profile=acme_spec.get("profile") or None,
+        caa=_caa(spec.get("caa") or {}),
     )
