@@ -28,8 +28,8 @@ from front_end_fixtures import (  # noqa: F401
     crds, delegation, dno_namespace, front_end, mac_key, operator_process, star_ca, star_env)
 from ndc_client import Ndc
 from tests.integration.operator.op_delegated import cdn_request, spki, star_get
-from tests.integration.operator.op_env import (StarEnv, ca_orders, get, installed, public_ca,
-                                               wait_condition)
+from tests.integration.operator.op_env import (StarEnv, ca_orders, ca_revocations, get,
+                                               installed, public_ca, wait_condition)
 from tests.waiting import wait_for
 
 from star_devenv.front_end import LocalFrontEnd
@@ -194,8 +194,13 @@ def test_ordinary_delegation_and_the_dno_deleting_the_delegation(
 
     name = f"cdn-plain-{order_url.rsplit('/', 1)[1]}"
     kubectl.run("delete", "delegation", "cdn-plain", "-n", ns)
-    wait_for(lambda: get(kubectl, "starorder", name, ns) is None, 20,
-             "StarOrder deleted with its Delegation")
+    def ended() -> bool:
+        so = get(kubectl, "starorder", name, ns)
+        return so is None or (so.get("status") or {}).get("phase") == "Canceled"
+    wait_for(ended, 30, "the StarOrder ended with its Delegation")
+    serial = format(leaf.serial_number, "x")
+    wait_for(lambda: ca_revocations(star_env.ca).get(serial) is not None, 30,
+             "the ordinary certificate revoked at the CA")
     gone = ndc.post(order_url)
     assert gone.status in (403, 400)  # no delegation, no order: the account lost its grant
 
