@@ -61,9 +61,3 @@ async def reconcile(body: kopf.Body, retry: int, **_: Any) -> None:
                   accountURL=front.client.account_url, delegationURL=front.delegation.url,
                   csrTemplate=dict(front.delegation.csr_template),
                   cnameMap=dict(front.delegation.cname_map))
-
-
-@kopf.on.delete(c.GROUP, c.VERSION, c.STARISSUER_PLURAL, id="forget", optional=True)
-async def forget(namespace: str, name: str, **_: Any) -> None:
-    """Drop the cached client (the account key Secret stays: it is the CDN's account)."""
-    await issuers.forget(namespace, name)

@@ -48,8 +48,15 @@ async def _client(job: OrderJob) -> acme.AcmeClient:
 
 async def _cancel_at_ca(job: OrderJob, order_url: str) -> str:
     """Cancel, or confirm there is nothing to cancel; returns the final order state."""
-    client = await _client(job)
-    order = await client.get_order(order_url)
+    try:
+        client = await _client(job)
+        order = await client.get_order(order_url)
+    except (acme.AcmeProblem, via_front_end.IssuerError) as exc:
+        if via_front_end.applies(job.spec) and via_front_end.order1_gone(exc):
+            return "canceled"  # the DNO ended the delegation, and every Order1 under it
+        if isinstance(exc, via_front_end.IssuerError):
+            raise Retry(exc.message, 0) from exc
+        raise
     if order.status == "processing":  # finalize in flight: it becomes valid, then we cancel
         order = await client.wait_order(order_url)
     if order.status in DEAD_STATES:

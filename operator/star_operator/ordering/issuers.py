@@ -206,14 +206,19 @@ async def connect(spec: IssuerSpec) -> FrontEnd:
     return FrontEnd(client=client, ca_pem=ca_pem, delegation=delegation, template=template)
 
 
-async def forget(namespace: str, name: str) -> None:
-    """Drop a deleted StarIssuer's client (its account key Secret stays: it is the account)."""
-    entry = _clients.pop((namespace, name), None)
-    if entry is not None:
-        await entry.client.close()
+def cached_client(namespace: str, name: str) -> acme.AcmeClient | None:
+    """The last registered client of a StarIssuer, even one deleted since.
+
+    Deleting a namespace deletes the StarIssuer and its Secrets in no particular order and
+    before the StarOrders' finalizers have canceled their Order1s; the client kept here (it
+    holds the account key) is what lets them cancel anyway. So entries are never dropped when
+    a StarIssuer goes, only replaced when its settings change.
+    """
+    entry = _clients.get((namespace, name))
+    return entry.client if entry is not None and entry.client.account_url else None
 
 
 async def close_all() -> None:
     """Close every cached client (operator cleanup)."""
     for where in list(_clients):
-        await forget(*where)
+        await _clients.pop(where).client.close()

@@ -37,6 +37,8 @@ from star_operator.ordering.issuance import (RECHECK_DELAY, OrderJob, Retry, cla
                                              ensure_certificate, reject, stored_request)
 from star_operator.ordering.issuance import _ready_valid as ready_valid  # one Ready rule
 from star_operator.ordering.issuers import FrontEnd, IssuerError, connect, load_issuer
+
+__all__ = ["IssuerError", "applies", "client_for_order", "order1_gone", "reconcile"]
 from star_operator.secrets import ownership, writer
 
 #: Problems of a finalize that end Order1 (RFC 9115 §2.3.2, RFC 8555 §7.4).
@@ -50,9 +52,29 @@ def applies(spec: Mapping[str, Any]) -> bool:
 
 
 async def client_for_order(job: OrderJob) -> acme.AcmeClient:
-    """The client Order1 was placed with: its StarIssuer's (cancel and deletion)."""
-    spec = await load_issuer(job.namespace, job.spec["issuerRef"]["name"])
-    return (await issuers.client_for(spec))[0]
+    """The client Order1 was placed with: its StarIssuer's (cancel and deletion), or, when
+    the StarIssuer or its Secrets are already gone (a namespace being deleted), the client it
+    had (:func:`.issuers.cached_client`)."""
+    name = job.spec["issuerRef"]["name"]
+    try:
+        return (await issuers.client_for(await load_issuer(job.namespace, name)))[0]
+    except (IssuerError, accounts.CaSettingsError):
+        cached = issuers.cached_client(job.namespace, name)
+        if cached is None:
+            raise
+        return cached
+
+
+def order1_gone(exc: Exception) -> bool:
+    """Whether the front end no longer knows this account or Order1: the DNO deleted the
+    Delegation (which canceled every order under it at the CA), so nothing is left to cancel
+    and deleting the StarOrder must not wait for it."""
+    if isinstance(exc, IssuerError):
+        return exc.reason in ("ExternalAccountBindingRefused", "UnknownDelegation")
+    if not isinstance(exc, acme.AcmeProblem):
+        return False
+    return (exc.short_type in ("unauthorized", "accountDoesNotExist")
+            or (exc.short_type == "malformed" and exc.status == 404))  # "no such order"
 
 
 async def _front_end(job: OrderJob) -> FrontEnd:

@@ -4,64 +4,20 @@ binding Secret is unusable (the key never in the message), a StarOrder naming no
 and a front end that is down (a backed-off retry; no key staged, nothing ordered)."""
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
-
 from star_devenv.kubectl import Kubectl
 from star_devenv.processes import free_port
-from tests.integration.operator.op_env import OperatorProcess, b64, get, wait_condition
+from tests.integration.operator.op_env import b64, get, wait_condition
 
-from two_clusters_fixtures import cdn_control_plane, cdn_kubectl, cdn_operator  # noqa: F401
+from two_clusters_fixtures import (cdn_control_plane, cdn_kubectl, cdn_ns,  # noqa: F401
+                                   cdn_operator, cdn_order, star_issuer)
 
 MAC = b64(b"m" * 32).rstrip("=").replace("+", "-").replace("/", "_")
 
 
-@pytest.fixture
-def cdn_ns(cdn_kubectl: Kubectl, cdn_operator: OperatorProcess) -> Iterator[str]:
-    name = f"cdn-{uuid.uuid4().hex[:8]}"
-    cdn_kubectl.run("create", "namespace", name)
-    cdn_operator.namespaces.append(name)
-    yield name
-    cdn_kubectl.run("delete", "namespace", name, "--wait=false", check=False)
-
-
-def _issuer(kubectl: Kubectl, ns: str, name: str, directory: str, key_id: str, mac: str) -> None:
-    kubectl.apply(f"""
-apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-eab, namespace: {ns}}}
-type: Opaque
-data: {{keyID: {b64(key_id)}, hmacKey: {b64(mac)}}}
----
-apiVersion: star.operator.dev/v1alpha1
-kind: StarIssuer
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  directoryURL: {directory}
-  externalAccountBindingSecretRef: {{name: {name}-eab}}
-""")
-
-
-def _order(kubectl: Kubectl, ns: str, name: str, issuer: str) -> None:
-    kubectl.apply(f"""
-apiVersion: star.operator.dev/v1alpha1
-kind: StarOrder
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  issuerRef: {{name: {issuer}}}
-  dnsNames: [www.star.test]
-  secretName: {name}-tls
-  lifetime: 60s
-  duration: 1h
-""")
-
-
 def test_front_end_down_is_a_retry_and_stages_no_key(cdn_kubectl: Kubectl, cdn_ns: str) -> None:
     down = f"https://127.0.0.1:{free_port()}/directory"
-    _issuer(cdn_kubectl, cdn_ns, "dno", down, "cdn-1", MAC)
-    _order(cdn_kubectl, cdn_ns, "www", "dno")
+    star_issuer(cdn_kubectl, cdn_ns, "dno", down, "cdn-1", MAC)
+    cdn_order(cdn_kubectl, cdn_ns, "www", "dno", ["www.star.test"])
     issuer = wait_condition(cdn_kubectl, "starissuer", "dno", cdn_ns, status="False",
                             reason="FrontEndUnreachable")
     assert down in issuer["status"]["conditions"][0]["message"]
@@ -74,8 +30,8 @@ def test_front_end_down_is_a_retry_and_stages_no_key(cdn_kubectl: Kubectl, cdn_n
 def test_unusable_binding_and_missing_issuer_are_named(cdn_kubectl: Kubectl,
                                                         cdn_ns: str) -> None:
     short = b64(b"tiny-key").rstrip("=")
-    _issuer(cdn_kubectl, cdn_ns, "bad", "https://127.0.0.1:9/directory", "cdn-1", short)
-    _order(cdn_kubectl, cdn_ns, "orphan", "nobody")
+    star_issuer(cdn_kubectl, cdn_ns, "bad", "https://127.0.0.1:9/directory", "cdn-1", short)
+    cdn_order(cdn_kubectl, cdn_ns, "orphan", "nobody", ["www.star.test"])
     issuer = wait_condition(cdn_kubectl, "starissuer", "bad", cdn_ns, status="False",
                             reason="InvalidExternalAccountBinding")
     message = issuer["status"]["conditions"][0]["message"]

@@ -1,0 +1,103 @@
+"""Two organizations, two clusters, RFC 9115 between them, native STAR upstream.
+
+DNO's cluster (the session's control plane): its operator, the delegation front end (HTTPS
+subprocess), a Delegation with its EAB Secret, BIND 9 and star-ca. CDN's cluster (a second
+control plane): its own operator, a StarIssuer with the EAB Secret, a StarOrder. Shown: the CDN's
+Secret gets a valid chain and keeps being renewed, its key never appears in the DNO's cluster;
+an ask outside the delegation is refused with the field named on the CDN's StarOrder; the DNO
+deleting the Delegation makes star-ca answer 403 autoRenewalCanceled, the CDN's StarOrder says
+so and its Secret keeps the last certificate. Prints the two times issue #12 asks for.
+"""
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from front_end_fixtures import (  # noqa: F401
+    crds, delegation, dno_namespace, front_end, mac_key, operator_process, star_ca, star_env)
+from tests.integration.operator.op_delegated import key_material_in_cluster, spki, star_get
+from tests.integration.operator.op_env import StarEnv, get, secret_tls, wait_condition
+from tests.waiting import wait_for
+from two_clusters_fixtures import (cdn_control_plane, cdn_kubectl, cdn_ns,  # noqa: F401
+                                   cdn_operator, cdn_order, star_issuer,
+                                   wait_rotations)
+
+from star_devenv.front_end import LocalFrontEnd
+from star_devenv.kubectl import Kubectl
+from star_operator import pem
+
+pytestmark = [pytest.mark.cluster, pytest.mark.dns]
+
+
+def dno_secrets_hold(kubectl: Kubectl, needle: bytes) -> list[str]:
+    """Every Secret value in every namespace of the DNO's cluster that contains ``needle``."""
+    return [f"{s['metadata']['namespace']}/{s['metadata']['name']} {k}"
+            for s in kubectl.get_json("secrets", "--all-namespaces")["items"]
+            for k, v in (s.get("data") or {}).items() if needle in base64.b64decode(v or "")]
+
+
+def test_cdn_orders_through_the_front_end_and_the_dno_takes_it_back(
+        kubectl: Kubectl, star_env: StarEnv, dno_namespace: str, front_end: LocalFrontEnd,
+        cdn_kubectl: Kubectl, cdn_ns: str) -> None:
+    ns, host = dno_namespace, f"www-{dno_namespace}.{star_env.dns.zone}"
+    mac = mac_key()
+    delegation(kubectl, ns, "cdn", star_env.template, "cdn-key", mac,
+               star={"maxLifetime": "1h", "maxDuration": "1d"})
+    wait_condition(kubectl, "delegation", "cdn", ns, status="True", timeout=60)
+
+    start = time.monotonic()
+    star_issuer(cdn_kubectl, cdn_ns, "dno", front_end.directory_url, "cdn-key", mac,
+                roots=front_end.ca_pem + star_env.root_pem)
+    cdn_order(cdn_kubectl, cdn_ns, "www", "dno", [host])
+    crt, key, _ = wait_for(lambda: secret_tls(cdn_kubectl, cdn_ns, "www-tls"), 90,
+                           "the CDN's first certificate")
+    first = time.monotonic() - start
+    print(f"\nCDN apply -> first certificate through the front end: {first:.1f} s")
+
+    issuer = wait_condition(cdn_kubectl, "starissuer", "dno", cdn_ns, status="True",
+                            reason="DelegationFound")
+    assert issuer["status"]["delegationURL"].endswith("/acme/delegation/cdn")
+    leaf = pem.load_chain(crt)[0]
+    assert spki(leaf) == spki(pem.load_private_key(key))
+    order = wait_condition(cdn_kubectl, "starorder", "www", cdn_ns, status="True",
+                           reason="Issued")
+    star_url = order["status"]["starCertificateURL"]
+    assert star_url.startswith(star_env.ca.directory_url.rsplit("/", 1)[0])  # the CA's, direct
+    # The CDN's key is in the CDN's cluster only.
+    assert key_material_in_cluster(kubectl, ns) == []
+    assert dno_secrets_hold(kubectl, key.strip()) == []
+
+    wait_rotations(cdn_kubectl, cdn_ns, "www")
+    crt_now, key_now, _ = secret_tls(cdn_kubectl, cdn_ns, "www-tls")
+    assert key_now == key and pem.load_chain(crt_now)[0].serial_number != leaf.serial_number
+
+    deleted = time.monotonic()
+    kubectl.run("delete", "delegation", "cdn", "-n", ns, "--wait=false")
+    wait_for(lambda: star_get(star_env, star_url)[0] == 403, 60, "star-ca refuses (canceled)")
+    refused = time.monotonic() - deleted
+    print(f"DNO deletes the Delegation -> the CA refuses the next certificate: {refused:.1f} s")
+    said = wait_condition(cdn_kubectl, "starorder", "www", cdn_ns, status="False",
+                          reason="Canceled", timeout=60)
+    assert "autoRenewalCanceled" in said["status"]["conditions"][0]["message"]
+    last = secret_tls(cdn_kubectl, cdn_ns, "www-tls")
+    assert last is not None and last[1] == key  # the last certificate stays until it expires
+
+
+def test_an_ask_outside_the_delegation_is_refused_with_the_field(
+        kubectl: Kubectl, star_env: StarEnv, dno_namespace: str, front_end: LocalFrontEnd,
+        cdn_kubectl: Kubectl, cdn_ns: str) -> None:
+    mac = mac_key()
+    delegation(kubectl, dno_namespace, "cdn-narrow", star_env.template, "narrow-key", mac)
+    star_issuer(cdn_kubectl, cdn_ns, "narrow", front_end.directory_url, "narrow-key", mac,
+                roots=front_end.ca_pem + star_env.root_pem)
+    cdn_order(cdn_kubectl, cdn_ns, "evil", "narrow", ["www.not-the-dno.test"])
+    order = wait_for(lambda: (o := get(cdn_kubectl, "starorder", "evil", cdn_ns)) and
+                     (o.get("status") or {}).get("phase") == "Failed" and o, 60,
+                     "the front end's refusal on the CDN's StarOrder")
+    cond = order["status"]["conditions"][0]
+    assert cond["reason"] in ("FrontEndRejectedIdentifier", "FrontEndBadCSR"), cond
+    assert "www.not-the-dno.test" in cond["message"]
+    assert order["status"]["violations"], order["status"]
+    assert "orderURL" not in order["status"] or order["status"].get("orderState") != "valid"
