@@ -41,7 +41,8 @@ def test_both_containers_run_the_imported_image_with_the_run_secret() -> None:
 
 def test_the_watcher_reloads_on_the_kubelet_data_swap() -> None:
     script = docs()["ConfigMap"]["data"]["reload-on-change.sh"]
-    assert "--event moved_to" in script and '"$name" = ..data' in script
+    assert "--event moved_to" in script and "..data)" in script
+    assert '"Watches established.")' in script  # and once the watch is up
     assert "-s reload" in script
     assert edge.VOLUME_SWAPPED in script  # what reload_events() reads back
 
