@@ -193,3 +193,18 @@ def test_command_line_errors_are_usage_errors(tmp_path: Path) -> None:
                             "STAR_DELEGATION_MAX_DURATION": "30d"})
     assert (cfg.namespace, cfg.port, cfg.max_duration) == ("dno", 9443, 30 * 86400)
     assert json.dumps(str(cfg.tls_cert))
+
+
+def test_a_second_grant_with_the_same_credentials_joins_the_bound_account() -> None:
+    from star_operator.delegation import binding
+    cluster = dno_cluster()
+    first = merge(cluster.objects[("Delegation", "gm0wfLYHBen")], {"status": {"account": {
+        "thumbprint": "t1", "keyID": "ndc-key", "url": "u"}}})
+    same = merge(first, {"metadata": {"name": "second"}, "status": None})
+    other_mac = merge(same, {"metadata": {"name": "third"}, "spec": {"externalAccountBinding": {
+        "hmacKeySecretRef": {"name": "another-secret"}}}})
+    other_kid = merge(same, {"metadata": {"name": "fourth"}, "spec": {"externalAccountBinding": {
+        "keyID": "someone-else"}}})
+    found = binding.joinable([first, same, other_mac, other_kid], [first])
+    assert [d["metadata"]["name"] for d in found] == ["second"]
+    assert binding.bound_account(first, "t1") and not binding.bound_account(first, "t2")
