@@ -76,6 +76,20 @@ async def new_order(request: web.Request) -> web.Response:
     return _respond(request, name, order_id, record, orders.State("ready"), 201)
 
 
+async def current_state(request: web.Request, delegation: dict[str, Any],
+                        star_order: dict[str, Any]) -> orders.State:
+    """The StarOrder's state, and for a native STAR certificate whether the CA lets the NDC
+    GET it (``meta.auto-renewal.allow-certificate-get``, recorded on the CsrTemplate)."""
+    state = orders.state_of(star_order)
+    if state.certificate != "upstream":
+        return state
+    template = await urls.svc(request).cluster.csr_template(
+        delegation["spec"]["csrTemplateName"]) or {}
+    allows = ((template.get("status") or {}).get("autoRenewal") or {}).get(
+        "allowCertificateGet")
+    return orders.without_get(state, allows)
+
+
 async def _lookup(request: web.Request, v: NdcRequest
                   ) -> tuple[dict[str, Any], str, dict[str, Any] | None, dict[str, Any] | None]:
     """(Delegation, order id, its StarOrder or None, its pending record or None); 404 when
@@ -109,7 +123,8 @@ async def order(request: web.Request) -> web.Response:
     name = delegation["metadata"]["name"]
     cluster = urls.svc(request).cluster
     if star_order is not None:
-        record, state = orders.request_of(star_order), orders.state_of(star_order)
+        record = orders.request_of(star_order)
+        state = await current_state(request, delegation, star_order)
     else:
         assert record is not None
         state = orders.State(record.get("status", "ready"))
@@ -168,7 +183,7 @@ async def finalize(request: web.Request) -> web.Response:
     name = delegation["metadata"]["name"]
     if star_order is not None:  # finalized before (a retry, or an answer lost on the way)
         return _respond(request, name, order_id, orders.request_of(star_order),
-                        orders.state_of(star_order))
+                        await current_state(request, delegation, star_order))
     assert record is not None
     if record.get("status") != "ready":
         raise AcmeError("orderNotReady", f"the order is {record.get('status')}")

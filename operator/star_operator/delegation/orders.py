@@ -187,6 +187,8 @@ class State:
     certificate: str | None = None
     upstream_url: str | None = None
     error: dict[str, Any] | None = None
+    #: False: the CA does not let the NDC GET the certificate (RFC 9115 §2.3.2's signal).
+    allow_certificate_get: bool = True
 
 
 def state_of(star_order: Mapping[str, Any]) -> State:
@@ -216,6 +218,17 @@ def state_of(star_order: Mapping[str, Any]) -> State:
     return State("processing")
 
 
+def without_get(state: State, ca_allows_get: bool | None) -> State:
+    """RFC 9115 §2.3.2: a CA that does not offer unauthenticated GET makes the NDC's order
+    useless (it has no account there); Order1 becomes ``invalid`` with
+    ``allow-certificate-get: false`` instead of pointing at a URL the NDC cannot read."""
+    if state.certificate != "upstream" or ca_allows_get is not False:
+        return state
+    return State("invalid", error=problem("unauthorized", "the CA does not allow "
+                 "unauthenticated GET of STAR certificates; the NDC could not fetch them",
+                 status=403), allow_certificate_get=False)
+
+
 def order_json(base: str, delegation: str, order_id: str, request: Mapping[str, Any],
                state: State) -> dict[str, Any]:
     """Order1 as RFC 9115 §2.3.2/§2.3.3 show it (status, expires, identifiers, auto-renewal
@@ -228,6 +241,8 @@ def order_json(base: str, delegation: str, order_id: str, request: Mapping[str, 
     star = "auto-renewal" in request
     if star:
         doc["auto-renewal"] = dict(request["auto-renewal"])
+        if not state.allow_certificate_get:
+            doc["auto-renewal"]["allow-certificate-get"] = False
     else:
         doc["allow-certificate-get"] = True
     doc["delegation"] = urls.delegation_url(base, delegation)

@@ -168,3 +168,22 @@ def test_unknown_delegation_is_403_with_the_rfc_type(ndc: Any) -> None:
     assert answer.status == 403
     assert answer.body["type"] == "urn:ietf:params:acme:error:unknownDelegation"
     assert answer.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_ca_without_unauthenticated_get_makes_order1_invalid(ndc: Any) -> None:
+    """§2.3.2: "it MUST move the Order status to invalid and set the allow-certificate-get in
+    the auto-renewal object to false"."""
+    ndc.cluster.set_status(c.CSRTEMPLATE_KIND, "ido", {"autoRenewal": {
+        "allowCertificateGet": False}})
+    assert ndc.register("ndc-key", MAC).status == 201
+    created = ndc.post(ndc.directory["newOrder"], {
+        "identifiers": [{"type": "dns", "value": "abc.ido.example"}],
+        "auto-renewal": {"end-date": future(120), "lifetime": 345600,
+                         "allow-certificate-get": True},
+        "delegation": ndc.base + "/acme/delegation/gm0wfLYHBen"})
+    ndc.post(created.body["finalize"], {"csr": csr_b64()})
+    operator_wrote(ndc, created.headers["Location"], phase="Valid", mode="Native",
+                   starCertificateURL=CA_STAR_URL)
+    order = ndc.post(created.headers["Location"]).body
+    assert order["status"] == "invalid" and "star-certificate" not in order
+    assert order["auto-renewal"]["allow-certificate-get"] is False
