@@ -29,7 +29,7 @@ from star_ca.db import Authz, CertRow, Order
 from star_ca.lifecycle import authz_status, new_id
 from star_ca.problems import AcmeError, combine, problem
 from star_ca.services import Services
-from star_ca.wfe import urls
+from star_ca.links import order_account_url
 
 log = logging.getLogger(__name__)
 CERT_VALIDITY = 90 * 86400
@@ -59,13 +59,14 @@ def plain_validity(s: Services, order: Order) -> int:
     return validity
 
 
-async def complete_order(s: Services, order: Order, csr: x509.CertificateSigningRequest,
-                         csr_der: bytes) -> Order:
-    """Issue for an order in ``processing``: ``valid`` with its (first) certificate, or
-    ``invalid`` with the reason, which is also raised as AcmeError."""
-    methods = validation_methods(s.store.authzs_of(order.id))
+async def complete_order(s: Services, order: Order, authzs: list[Authz],
+                         csr: x509.CertificateSigningRequest, csr_der: bytes) -> Order:
+    """Issue for an order in ``processing`` (``authzs``: its authorizations): ``valid`` with
+    its (first) certificate, or ``invalid`` with the reason, which is also raised as
+    AcmeError."""
+    methods = validation_methods(authzs)
     subproblems = await s.caa.subproblems(
-        methods, account_uri=f"{order.base_url}{urls.ACCOUNT}{order.account_id}")
+        methods, account_uri=order_account_url(order.base_url, order.account_id))
     now = time.time()
     if subproblems:
         raise _fail(s, order, combine(subproblems, "CAA forbids issuance for some identifiers"))
@@ -95,7 +96,8 @@ async def _recover_one(s: Services, order: Order, csr_der: bytes | None) -> None
                                   "order and cannot resume it; place a new order"))
         return
     now = time.time()
-    stale = [a.identifier for a in s.store.authzs_of(order.id) if authz_status(a, now) != "valid"]
+    authzs = s.store.authzs_of(order.id)
+    stale = [a.identifier for a in authzs if authz_status(a, now) != "valid"]
     if stale:
         _fail(s, order, AcmeError("unauthorized", "the CA restarted while issuing this order "
                                   "and its authorizations are no longer valid: "
@@ -107,7 +109,7 @@ async def _recover_one(s: Services, order: Order, csr_der: bytes | None) -> None
         _fail(s, order, AcmeError("badCSR", str(exc)))
         return
     try:
-        await complete_order(s, order, csr, csr_der)
+        await complete_order(s, order, authzs, csr, csr_der)
     except AcmeError:
         pass  # the order is invalid with that error; the client sees it when polling
     log.info("recovered order %s stuck in processing: now %s", order.id, order.status)

@@ -19,13 +19,13 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def refresh_order(store: Store, order: Order, now: float | None = None) -> Order:
-    """Advance a pending order to ready (all authorizations valid) or invalid (expired or an
-    authorization failed), persisting the change."""
+def advance(order: Order, authzs: list[Authz], now: float | None = None) -> bool:
+    """Move a pending order to ready (all authorizations valid) or invalid (expired or an
+    authorization failed); True when it changed and the caller has to persist it (in the same
+    transaction as whatever changed the authorizations, when it can)."""
     if order.status != "pending":
-        return order
+        return False
     now = time.time() if now is None else now
-    authzs = store.authzs_of(order.id)
     if now > order.expires:
         order.status = "invalid"
         order.error = problem("malformed", "order expired before it was finalized")
@@ -35,8 +35,17 @@ def refresh_order(store: Store, order: Order, now: float | None = None) -> Order
     elif all(a.status == "valid" for a in authzs):
         order.status = "ready"
     else:
+        return False
+    return True
+
+
+def refresh_order(store: Store, order: Order, now: float | None = None,
+                  authzs: list[Authz] | None = None) -> Order:
+    """``advance``, persisted; ``authzs`` when the caller has already read them."""
+    if order.status != "pending":
         return order
-    store.save_order(order)
+    if advance(order, store.authzs_of(order.id) if authzs is None else authzs, now):
+        store.save_order(order)
     return order
 
 

@@ -11,6 +11,7 @@ from star_ca.star.scheduler import Scheduler
 from star_ca.va.caa import CaaChecker
 from star_ca.va.resolver import DnsClient
 from star_ca.va.runner import Validator
+from star_ca.wfe.account_keys import AccountKeys
 from star_ca.wfe.nonces import NonceStore
 
 
@@ -25,3 +26,4 @@ class Services:
     validator: Validator
     scheduler: Scheduler
     star_cache: StarCache = field(default_factory=StarCache)
+    account_keys: AccountKeys = field(default_factory=AccountKeys)

@@ -1,4 +1,5 @@
-"""A bounded map whose entries expire at a time given when they are stored.
+"""A bounded map whose entries expire at a time given when they are stored (CAA answers,
+parsed account keys).
 
 Used for CAA answers (va.caa): a DNO's record may be relied on for as long as its TTL says
 (RFC 8659 §3 leaves caching to the DNS; the CA/B Forum requirements allow CAA answers to be

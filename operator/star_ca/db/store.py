@@ -292,6 +292,31 @@ class Store:
     def authz(self, authz_id: str) -> Authz | None:
         return self._first(self._AUTHZ + " WHERE id=?", (authz_id,), self._authz)
 
+    # One query per object for what its JSON shows (an order with its authorizations, an
+    # authorization with its challenges): a request reads each object once.
+    _ORDER_AUTHZS = ("SELECT o.id, o.account_id, o.status, o.expires, o.identifiers, o.error, "
+                     "o.cert_id, o.base_url, o.auto_renewal, o.star_token, o.profile, "
+                     "o.replaces, o.replaces_cert, a.id, a.account_id, a.order_id, "
+                     "a.identifier, a.wildcard, a.status, a.expires, a.method FROM orders o "
+                     "LEFT JOIN authzs a ON a.order_id=o.id WHERE o.id=? ORDER BY a.rowid")
+    _AUTHZ_CHALLS = ("SELECT a.id, a.account_id, a.order_id, a.identifier, a.wildcard, "
+                     "a.status, a.expires, a.method, c.id, c.authz_id, c.type, c.token, "
+                     "c.status, c.validated, c.error FROM authzs a LEFT JOIN challenges c "
+                     "ON c.authz_id=a.id WHERE a.id=? ORDER BY c.rowid")
+
+    def order_with_authzs(self, order_id: str) -> tuple[Order, list[Authz]] | None:
+        rows = self.conn.execute(self._ORDER_AUTHZS, (order_id,)).fetchall()
+        if not rows:
+            return None
+        return (self._order_row(rows[0][:13]),
+                [self._authz(r[13:]) for r in rows if r[13] is not None])
+
+    def authz_with_challenges(self, authz_id: str) -> tuple[Authz, list[Challenge]] | None:
+        rows = self.conn.execute(self._AUTHZ_CHALLS, (authz_id,)).fetchall()
+        if not rows:
+            return None
+        return self._authz(rows[0][:8]), [self._chall(r[8:]) for r in rows if r[8] is not None]
+
     def authzs_of(self, order_id: str) -> list[Authz]:
         return self._all(self._AUTHZ + " WHERE order_id=? ORDER BY rowid", (order_id,),
                          self._authz)

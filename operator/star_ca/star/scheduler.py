@@ -29,6 +29,7 @@ from star_ca.ca.issuer import Issuer
 from star_ca.config import Config
 from star_ca.db import CertRow, Order, Series, Store
 from star_ca.lifecycle import new_id
+from star_ca.links import order_account_url
 from star_ca.problems import combine
 from star_ca.star.cache import StarCache
 from star_ca.star.autorenewal import parse_rfc3339
@@ -151,8 +152,8 @@ class Scheduler:
         if w is None or order is None or order.status != "valid":
             s.stopped = True
             return _Outcome(s)
-        account_uri = f"{order.base_url}/acme/acct/{order.account_id}"
-        subproblems = await self.caa.subproblems(s.methods, account_uri=account_uri)
+        subproblems = await self.caa.subproblems(
+            s.methods, account_uri=order_account_url(order.base_url, order.account_id))
         if subproblems:
             only_lookup_failures = all(sp["type"].endswith(":dns") for sp in subproblems)
             if only_lookup_failures and time.time() < w.not_before:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from star_ca.problems import problem
 from star_ca.va.resolver import DnsClient, DnsLookupError, DnsRefused
-from star_ca.va.ttl_cache import TtlCache
+from star_ca.ttl_cache import TtlCache
 
 KNOWN_TAGS = {"issue", "issuewild", "iodef"}
 CRITICAL = 0x80

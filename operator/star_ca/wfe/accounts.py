@@ -46,9 +46,8 @@ def validate_contacts(value: Any) -> list[str]:
 
 
 def _account_response(request: web.Request, acc: Account, status: int) -> web.Response:
-    base = urls.base_url(request)
-    return json_response(account_json(base, acc), status,
-                         {"Location": f"{base}{urls.ACCOUNT}{acc.id}"})
+    links = urls.links(request)
+    return json_response(account_json(links, acc), status, {"Location": links.account(acc.id)})
 
 
 async def new_account(request: web.Request) -> web.Response:
@@ -117,7 +116,7 @@ async def key_change(request: web.Request) -> web.Response:
     holder = store.account_by_thumbprint(new_thumb)
     if holder is not None:
         raise AcmeError("malformed", "the new key is already used by an account", status=409,
-                        headers={"Location": f"{urls.base_url(request)}{urls.ACCOUNT}{holder.id}"})
+                        headers={"Location": urls.links(request).account(holder.id)})
     acc.thumbprint, acc.jwk = new_thumb, public_jwk(new_key)
     store.update_account(acc)
     return _account_response(request, acc, 200)

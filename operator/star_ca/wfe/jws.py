@@ -22,6 +22,9 @@ from star_ca.problems import AcmeError
 # alg -> the JWK "crv" it requires (None: RSA)
 ALLOWED_ALGS = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521", "RS256": None}
 JOSE_CONTENT_TYPE = "application/jose+json"
+# cryptography's curve name -> JWK "crv", read off the parsed key (rendering the key as a JWK
+# to look at its "crv" cost more than the signature check on every request)
+CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
 @dataclass
@@ -119,7 +122,7 @@ def check_alg_matches_key(alg: str, key: jose.JWK) -> None:
         if bits < MIN_RSA_BITS:
             raise AcmeError("badPublicKey", f"RSA key of {bits} bits is too small")
         return
-    if not isinstance(key, jose.JWKEC) or key.to_partial_json().get("crv") != ALLOWED_ALGS[alg]:
+    if not isinstance(key, jose.JWKEC) or CURVE_NAMES.get(key.key.curve.name) != ALLOWED_ALGS[alg]:
         raise AcmeError("badSignatureAlgorithm", f"alg {alg} does not match the key",
                         extra={"algorithms": sorted(ALLOWED_ALGS)})
 

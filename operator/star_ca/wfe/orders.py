@@ -26,15 +26,17 @@ from star_ca.wfe.request import require_account, verify_request
 from star_ca.wfe.responses import json_response
 
 RETRY_AFTER = "1"
+VALIDATION_WAIT = 2.0  # seconds a challenge POST waits for its check (va.runner)
 T = TypeVar("T", Order, Authz)
 
 
-def _order_response(request: web.Request, order: Order, status: int = 200) -> web.Response:
-    base = urls.base_url(request)
-    headers = {"Location": f"{base}{urls.ORDER}{order.id}"}
+def _order_response(request: web.Request, order: Order, authzs: list[Authz],
+                    status: int = 200) -> web.Response:
+    links = urls.links(request)
+    headers = {"Location": links.order(order.id)}
     if order.status in ("pending", "processing"):
         headers["Retry-After"] = RETRY_AFTER
-    return json_response(order_json(base, urls.svc(request).store, order), status, headers)
+    return json_response(order_json(links, order, authzs), status, headers)
 
 
 def _owned(obj: T | None, acc: Account, what: str) -> T:
@@ -46,9 +48,12 @@ def _owned(obj: T | None, acc: Account, what: str) -> T:
     return obj
 
 
-def _owned_order(request: web.Request, acc: Account, order_id: str) -> Order:
+def _owned_order(request: web.Request, acc: Account, order_id: str
+                 ) -> tuple[Order, list[Authz]]:
+    """The account's order, brought up to date, with its authorizations (one query)."""
     store = urls.svc(request).store
-    return refresh_order(store, _owned(store.order(order_id), acc, "order"))
+    order, authzs = store.order_with_authzs(order_id) or (None, [])
+    return refresh_order(store, _owned(order, acc, "order"), authzs=authzs), authzs
 
 
 def _owned_authz(request: web.Request, acc: Account, authz_id: str) -> Authz:
@@ -111,15 +116,15 @@ async def new_order(request: web.Request) -> web.Response:
             challenges.append(Challenge(new_id(), authz.id, kind, secrets.token_urlsafe(32),
                                         "pending", None, None))
     s.store.create_order(order, authzs, challenges, now)
-    return _order_response(request, order, 201)
+    return _order_response(request, order, authzs, 201)
 
 
 async def order(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
-    o = _owned_order(request, acc, request.match_info["id"])
+    o, authzs = _owned_order(request, acc, request.match_info["id"])
     if v.post_as_get:
-        return _order_response(request, o)
+        return _order_response(request, o, authzs)
     payload = v.json()
     if payload.get("status") != "canceled":
         raise AcmeError("malformed", 'the only order update is {"status": "canceled"}')
@@ -130,14 +135,14 @@ async def order(request: web.Request) -> web.Response:
     o.status, o.expires = "canceled", time.time()
     urls.svc(request).store.stop_series(o)
     urls.svc(request).star_cache.invalidate(o.star_token)
-    return _order_response(request, o)
+    return _order_response(request, o, authzs)
 
 
 async def finalize(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
     s = urls.svc(request)
-    o = _owned_order(request, acc, request.match_info["id"])
+    o, authzs = _owned_order(request, acc, request.match_info["id"])
     if o.status != "ready":
         raise AcmeError("orderNotReady", f"order is {o.status}, not ready")
     csr_b64 = v.json().get("csr")
@@ -147,15 +152,16 @@ async def finalize(request: web.Request) -> web.Response:
     except (CsrError, jose.DeserializationError) as exc:
         raise AcmeError("badCSR", str(exc)) from None
     s.store.begin_processing(o, csr_der, time.time())  # kept for recovery after a crash
-    await complete_order(s, o, csr, csr_der)
-    return _order_response(request, o)
+    await complete_order(s, o, authzs, csr, csr_der)
+    return _order_response(request, o, authzs)
 
 
 async def authz(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
     s = urls.svc(request)
-    a = _owned_authz(request, acc, request.match_info["id"])
+    a, challenges = s.store.authz_with_challenges(request.match_info["id"]) or (None, [])
+    a = _owned(a, acc, "authorization")
     if not v.post_as_get:
         if v.json().get("status") != "deactivated":
             raise AcmeError("malformed", 'the only authorization update is '
@@ -164,7 +170,7 @@ async def authz(request: web.Request) -> web.Response:
             raise AcmeError("malformed", f"authorization is {a.status}")
         a.status = "deactivated"
         s.store.save_authz(a)
-    return json_response(authz_json(urls.base_url(request), s.store, a))
+    return json_response(authz_json(urls.links(request), a, challenges))
 
 
 async def challenge(request: web.Request) -> web.Response:
@@ -180,12 +186,12 @@ async def challenge(request: web.Request) -> web.Response:
         if ch.status == "pending" and a.status == "pending":
             ch.status = "processing"
             s.store.save_validation(ch, a, None)
-            s.validator.submit(ch)
-    base = urls.base_url(request)
-    headers = {"Link": f'<{base}{urls.AUTHZ}{a.id}>;rel="up"'}
+            ch = await s.validator.outcome_within(ch, VALIDATION_WAIT)
+    links = urls.links(request)
+    headers = {"Link": f'<{links.authz(a.id)}>;rel="up"'}
     if ch.status == "processing":
         headers["Retry-After"] = RETRY_AFTER
-    return json_response(challenge_json(base, ch), 200, headers)
+    return json_response(challenge_json(links, ch), 200, headers)
 
 
 async def orders_list(request: web.Request) -> web.Response:
@@ -195,6 +201,6 @@ async def orders_list(request: web.Request) -> web.Response:
         raise AcmeError("unauthorized", "accounts can only list their own orders")
     if not v.post_as_get:
         raise AcmeError("malformed", "the orders list is read with POST-as-GET")
-    base = urls.base_url(request)
+    links = urls.links(request)
     ids = urls.svc(request).store.orders_of(acc.id)
-    return json_response({"orders": [f"{base}{urls.ORDER}{i}" for i in ids]})
+    return json_response({"orders": [links.order(i) for i in ids]})

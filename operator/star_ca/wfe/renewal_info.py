@@ -11,6 +11,7 @@ from aiohttp import web
 from star_ca.ari import CertIdError, cert_id, parse_cert_id, retry_after, suggested_window
 from star_ca.db import Account, CertRow
 from star_ca.lifecycle import refresh_order
+from star_ca.links import Links
 from star_ca.problems import AcmeError
 from star_ca.services import Services
 from star_ca.star.autorenewal import rfc3339
@@ -61,5 +62,5 @@ def replaced_certificate(s: Services, acc: Account, raw: Any,
     for other in s.store.orders_replacing(cert.id):
         if refresh_order(s.store, other).status != "invalid":
             raise AcmeError("alreadyReplaced", "the certificate is already replaced by order "
-                            f"{other.base_url}{urls.ORDER}{other.id}")
+                            f"{Links(other.base_url).order(other.id)}")
     return cert_id(s.issuer.key_identifier, int(cert.serial, 16)), cert

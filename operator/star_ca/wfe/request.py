@@ -20,27 +20,11 @@ Auth = Literal["jwk", "kid", "any"]
 A = TypeVar("A")
 
 
-_KEYS: dict[tuple[str, str], jose.JWK] = {}
-MAX_CACHED_KEYS = 50_000
-
-
-def account_key(account: Account) -> jose.JWK:
-    """The account's parsed public key; parsing a JWK costs as much as verifying the
-    signature, so keys are kept per (account, thumbprint): a keyChange makes a new entry."""
-    cache_key = (account.id, account.thumbprint)
-    key = _KEYS.get(cache_key)
-    if key is None:
-        if len(_KEYS) >= MAX_CACHED_KEYS:
-            _KEYS.clear()
-        key = _KEYS[cache_key] = jose.JWK.from_json(account.jwk)
-    return key
-
-
 def account_for_kid(request: web.Request, kid: object) -> Account:
-    prefix = urls.base_url(request) + urls.ACCOUNT
-    if not isinstance(kid, str) or not kid.startswith(prefix):
+    account_id = urls.links(request).account_id(kid)
+    if account_id is None:
         raise AcmeError("accountDoesNotExist", f"kid {kid!r} is not an account URL of this CA")
-    account = urls.svc(request).store.account(kid[len(prefix):])
+    account = urls.svc(request).store.account(account_id)
     if account is None:
         raise AcmeError("accountDoesNotExist", f"no account at {kid}")
     if account.status != "valid":
@@ -82,7 +66,7 @@ async def check_post(request: web.Request, auth: Auth, resolve_kid: KidResolver[
 async def verify_request(request: web.Request, auth: Auth = "kid") -> Verified:
     async def resolve(kid: object) -> tuple[jose.JWK, Account]:
         account = account_for_kid(request, kid)
-        return account_key(account), account
+        return urls.svc(request).account_keys.key(account), account
 
     verified, account = await check_post(request, auth, resolve, urls.svc(request).nonces,
                                          urls.request_url(request))

@@ -1,24 +1,14 @@
-"""URL layout. Paths are fixed; the scheme+authority comes from ``--base-url`` or, like
-Pebble, from the request's Host header so one CA works behind any name it has a cert for."""
+"""The web front end's view of the URL layout (star_ca.links): the base URL of a request
+(``--base-url`` or, like Pebble, the request's Host header, so one CA works behind any name it
+has a certificate for) and the Services the application was built with."""
 from __future__ import annotations
 
 from aiohttp import web
 
+from star_ca.links import (ACCOUNT, AUTHZ, CERT, CHALLENGE, DIRECTORY, KEY_CHANGE,  # noqa: F401
+                           NEW_ACCOUNT, NEW_NONCE, NEW_ORDER, ORDER, RENEWAL_INFO, REVOKE_CERT,
+                           STAR_CERT, Links)
 from star_ca.services import Services
-
-DIRECTORY = "/directory"
-NEW_NONCE = "/acme/new-nonce"
-NEW_ACCOUNT = "/acme/new-account"
-NEW_ORDER = "/acme/new-order"
-REVOKE_CERT = "/acme/revoke-cert"
-KEY_CHANGE = "/acme/key-change"
-ACCOUNT = "/acme/acct/"
-ORDER = "/acme/order/"
-AUTHZ = "/acme/authz/"
-CHALLENGE = "/acme/chall/"
-CERT = "/acme/cert/"
-STAR_CERT = "/acme/star/"
-RENEWAL_INFO = "/acme/renewal-info"  # + "/{certID}" (RFC 9773 §4)
 
 
 def svc(request: web.Request) -> Services:
@@ -29,6 +19,11 @@ def svc(request: web.Request) -> Services:
 def base_url(request: web.Request) -> str:
     configured = svc(request).config.base_url
     return configured or f"{request.scheme}://{request.host}"
+
+
+def links(request: web.Request) -> Links:
+    """URLs under the base this request was sent to."""
+    return Links(base_url(request))
 
 
 def request_url(request: web.Request) -> str:

@@ -142,3 +142,20 @@ def test_other_account_cannot_read(client: Client, new_client: Any, host: Any) -
     for url in (r.headers["Location"], r.json()["authorizations"][0]):
         denied = other.post(url)
         assert denied.status_code == 403 and denied.json()["type"] == ERR + "unauthorized"
+
+
+def test_challenge_answer_carries_a_quick_outcome(client: Client, dns01_present: Any) -> None:
+    """A dns-01 check that ends within the CA's short bound is answered in the challenge POST
+    itself (valid, with ``validated``), and the order is ready at the first look: no poll."""
+    from ca_testclient import dns01_value, unique
+    name = unique("quick")
+    r = client.new_order([name])
+    order_url, authz_url = r.headers["Location"], r.json()["authorizations"][0]
+    ch = next(c for c in client.get(authz_url)["challenges"] if c["type"] == "dns-01")
+    dns01_present(name, ch["token"], dns01_value(ch["token"], client.key))
+    answer = client.post(ch["url"], {})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "valid" and "validated" in answer.json()
+    assert "Retry-After" not in answer.headers
+    assert client.get(authz_url)["status"] == "valid"
+    assert client.get(order_url)["status"] == "ready"

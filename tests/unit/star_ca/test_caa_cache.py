@@ -1,4 +1,4 @@
-"""CAA answers kept within their TTL (star_ca.va.caa.CaaChecker over va.ttl_cache.TtlCache):
+"""CAA answers kept within their TTL (star_ca.va.caa.CaaChecker over star_ca.ttl_cache.TtlCache):
 what is asked of DNS and when, with a fake DNS server and a clock the test moves. The real
 lookups against BIND 9 are in tests/integration/star_ca/test_ca_caa.py."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dns.rdtypes.ANY.CAA import CAA
 
 from star_ca.va.caa import CaaChecker
 from star_ca.va.resolver import DnsLookupError, DnsRefused
-from star_ca.va.ttl_cache import TtlCache
+from star_ca.ttl_cache import TtlCache
 
 ME = ("star-ca.test",)
 ACCT = "https://ca.test/acme/acct/1"
