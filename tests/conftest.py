@@ -1,7 +1,8 @@
 """Shared fixtures: the real components every integration test runs against."""
 import signal
 
-from tests.cluster_fixtures import control_plane, kubectl  # noqa: F401
+from tests.cluster_fixtures import (cdn_control_plane, cdn_kubectl,  # noqa: F401
+                                   cdn_operator, control_plane, kubectl)
 from tests.dns_fixtures import dns_server  # noqa: F401
 from tests.node_fixtures import busybox_image, node, project_image  # noqa: F401
 from tests.pebble_fixtures import pebble  # noqa: F401

@@ -20,9 +20,7 @@ from front_end_fixtures import (  # noqa: F401
 from tests.integration.operator.op_delegated import key_material_in_cluster, spki, star_get
 from tests.integration.operator.op_env import StarEnv, get, secret_tls, wait_condition
 from tests.waiting import wait_for
-from two_clusters_fixtures import (cdn_control_plane, cdn_kubectl, cdn_ns,  # noqa: F401
-                                   cdn_operator, cdn_order, star_issuer,
-                                   wait_rotations)
+from two_clusters_fixtures import cdn_ns, cdn_order, star_issuer, wait_rotations  # noqa: F401
 
 from star_devenv.front_end import LocalFrontEnd
 from star_devenv.kubectl import Kubectl

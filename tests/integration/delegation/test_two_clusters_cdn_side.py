@@ -8,8 +8,7 @@ from star_devenv.kubectl import Kubectl
 from star_devenv.processes import free_port
 from tests.integration.operator.op_env import b64, get, wait_condition
 
-from two_clusters_fixtures import (cdn_control_plane, cdn_kubectl, cdn_ns,  # noqa: F401
-                                   cdn_operator, cdn_order, star_issuer)
+from two_clusters_fixtures import cdn_ns, cdn_order, star_issuer  # noqa: F401
 
 MAC = b64(b"m" * 32).rstrip("=").replace("+", "-").replace("/", "_")
 

@@ -1,65 +1,35 @@
-"""The CDN's cluster: a second control plane (its own etcd, kube-apiserver, controller-manager,
-ports and directory, from the same harness) and a second operator bound to it.
-
-Session-scoped: starting a control plane costs seconds, and every two-cluster test shares one.
-The DNO's cluster is the session's ordinary ``control_plane``; nothing is shared between the two
-but the network, as between two companies.
+"""The CDN's side of the two-cluster tests: a namespace in the CDN's cluster and what a CDN
+applies there. The cluster itself (``cdn_control_plane``, ``cdn_kubectl``, ``cdn_operator``:
+a second control plane and its own operator) is a session fixture of tests/cluster_fixtures.py,
+shared by every module. The DNO's cluster is the session's ordinary ``control_plane``; nothing
+is shared between the two but the network, as between two companies.
 """
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from star_devenv.controlplane import LocalControlPlane
 from star_devenv.kubectl import Kubectl
-from tests.integration.operator.op_env import OperatorProcess, apply_crds, b64, get
+from tests.integration.operator.op_env import b64, get
 from tests.waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="session")
-def cdn_control_plane() -> Iterator[LocalControlPlane]:
-    with LocalControlPlane() as plane:
-        yield plane
-
-
-@pytest.fixture(scope="session")
-def cdn_kubectl(cdn_control_plane: LocalControlPlane) -> Kubectl:
-    kubectl = Kubectl(cdn_control_plane.kubeconfig)
-    apply_crds(kubectl, ROOT / "crds")
-    return kubectl
-
-
-@pytest.fixture(scope="session")
-def cdn_operator(cdn_control_plane: LocalControlPlane, cdn_kubectl: Kubectl,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """The CDN's own operator: no CsrTemplate, no TSIG key, no CA account in its cluster."""
-    proc = OperatorProcess(Path(cdn_control_plane.kubeconfig),
-                           tmp_path_factory.mktemp("cdn-operator"))
-    proc.start()
-    yield proc
-    if proc.namespaces:  # finalizers (cancel Order1) run while the operator still does
-        cdn_kubectl.run("wait", "--for=delete", *(f"namespace/{n}" for n in proc.namespaces),
-                        "--timeout=120s", check=False, timeout=150)
-    proc.stop()
 
 
 @pytest.fixture(scope="module")
-def cdn_ns(cdn_kubectl: Kubectl, cdn_operator: OperatorProcess) -> Iterator[str]:
+def cdn_ns(cdn_kubectl: Kubectl, cdn_operator: Any) -> Iterator[str]:
     """A namespace of the CDN's cluster for one test module (objects named apart per test),
     deleted (every Order1 canceled) afterwards: one namespace deletion per module."""
     name = f"cdn-{uuid.uuid4().hex[:8]}"
     cdn_kubectl.run("create", "namespace", name)
-    cdn_operator.namespaces.append(name)
     yield name
-    # Waited for here, while the test's front end still runs: the StarOrders' finalizers
-    # cancel Order1 there (or learn that the DNO already ended it).
-    cdn_kubectl.run("delete", "namespace", name, "--timeout=60s", check=False, timeout=90)
+    # The StarOrders first, waited for while the module's front end still runs: their
+    # finalizers cancel Order1 there (or learn that the DNO already ended it). The namespace
+    # itself then goes in the background.
+    cdn_kubectl.run("delete", "starorders", "--all", "-n", name, "--timeout=60s", check=False,
+                    timeout=90)
+    cdn_kubectl.run("delete", "namespace", name, "--wait=false", check=False)
 
 
 def star_issuer(kubectl: Kubectl, ns: str, name: str, directory: str, key_id: str, mac: str,
