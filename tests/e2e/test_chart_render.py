@@ -109,7 +109,9 @@ def test_default_rbac_is_exactly_the_verbs_used(default: list[dict[str, Any]]) -
     assert rules_grant(rules, g, "starorders") == {"list", "watch", "patch"}
     assert rules_grant(rules, g, "starcertificates") == {"get", "list", "watch", "create", "patch"}
     assert rules_grant(rules, g, "csrtemplates") == {"get", "list", "watch", "patch"}
-    for sub in ("starorders/status", "starcertificates/status", "csrtemplates/status"):
+    assert rules_grant(rules, g, "starissuers") == {"get", "list", "watch", "patch"}
+    for sub in ("starorders/status", "starcertificates/status", "csrtemplates/status",
+                "starissuers/status"):
         assert rules_grant(rules, g, sub) == {"patch"}
     assert rules_grant(rules, "", "secrets") == {"get", "create", "update", "delete"}
     assert rules_grant(rules, "", "events") == {"create"}
