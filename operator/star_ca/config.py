@@ -1,15 +1,20 @@
 """Settings of `star-ca serve`, from command-line flags with environment-variable defaults.
 
 Every flag has a ``STAR_CA_*`` variable so the same image runs unchanged under Helm (env) and
-from a shell (flags); flags win over the environment.
+from a shell (flags); flags win over the environment, and what neither sets keeps the default
+written once, in ``Config``. Every value is converted and checked here, flag or variable alike,
+so a bad one (``STAR_CA_HTTP01_PORT=eighty``) ends the start with a usage error naming it
+(exit status 2), not a traceback, and never a half-configured CA.
 """
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from star_ca.profiles import Profiles, parse_profiles
 
@@ -61,96 +66,178 @@ def parse_hostport(value: str, default_port: int | None = None) -> tuple[str, in
     return host, port
 
 
-def _split(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
 
 
-def _switch(env: Mapping[str, str], name: str) -> bool:
-    """An on/off environment variable: set and not ``0``/``false`` means on."""
-    return env.get(name, "") not in ("", "0", "false")
+def _items(raw: str | list[str]) -> list[str]:
+    """A repeatable flag's values, or a comma-separated variable's."""
+    return raw if isinstance(raw, list) else _split(raw)
 
 
-def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    """The `star-ca` CLI; defaults come from ``env`` so tests can pass their own."""
+def _int(low: int, high: int | None = None) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("not an integer") from None
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"must be {low}..{high}" if high is not None else f"must be >= {low}")
+        return value
+    return convert
+
+
+def _switch(text: str) -> bool:
+    """An on/off variable: ``1/true/yes/on`` or ``0/false/no/off`` (empty: off)."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("want true or false")
+
+
+def _key_type(text: str) -> str:
+    if text not in KEY_TYPES:
+        raise ValueError(f"want one of {', '.join(KEY_TYPES)}")
+    return text
+
+
+def _base_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("want https://host[:port]")
+    return text.rstrip("/")
+
+
+def _names(raw: str | list[str]) -> tuple[str, ...]:
+    return tuple(_items(raw))
+
+
+def _issuer_domains(raw: str | list[str]) -> tuple[str, ...]:
+    domains = tuple(c.lower().rstrip(".") for c in _items(raw))
+    if not domains:
+        raise ValueError("want at least one issuer domain")
+    return domains
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One setting: its flag, its variable, and how its text becomes the Config field."""
+
+    flag: str
+    env: str
+    field: str
+    convert: Callable[[Any], Any]
+    help: str
+    repeat: bool = False  # repeatable flag; the variable is a comma-separated list
+    switch: bool = False  # a flag without value; the Config field is its negation
+
+
+OPTIONS = (
+    _Option("--listen", "STAR_CA_LISTEN", "listen", parse_hostport, "HOST:PORT to serve HTTPS on"),
+    _Option("--data-dir", "STAR_CA_DATA_DIR", "data_dir", Path,
+            "state directory: SQLite DB, CA keys, root.pem"),
+    _Option("--dns-server", "STAR_CA_DNS_SERVER", "dns_server",
+            lambda text: parse_hostport(text, 53),
+            "HOST:PORT queried for dns-01, CAA and http-01 addresses; none: the system "
+            "resolver"),
+    _Option("--http01-port", "STAR_CA_HTTP01_PORT", "http01_port", _int(1, 65535),
+            "port http-01 validation connects to"),
+    _Option("--caa-identity", "STAR_CA_CAA_IDENTITIES", "caa_identities", _issuer_domains,
+            "issuer domain this CA accepts in CAA issue/issuewild", repeat=True),
+    _Option("--caa-cache-max", "STAR_CA_CAA_CACHE_MAX", "caa_cache_max", _int(0),
+            "longest time in seconds a CAA answer is relied on, within its TTL; 0: ask DNS "
+            "for every check"),
+    _Option("--min-lifetime", "STAR_CA_MIN_LIFETIME", "min_lifetime", _int(1),
+            "smallest STAR lifetime in seconds"),
+    _Option("--max-duration", "STAR_CA_MAX_DURATION", "max_duration", _int(1),
+            "largest STAR end-date - start-date in seconds"),
+    _Option("--lifetime-adjust", "STAR_CA_LIFETIME_ADJUST", "lifetime_adjust", _int(0),
+            "default STAR lifetime-adjust in seconds"),
+    _Option("--key-type", "STAR_CA_KEY_TYPE", "key_type", _key_type,
+            "key type of the CA's root and intermediate: " + ", ".join(KEY_TYPES)),
+    _Option("--base-url", "STAR_CA_BASE_URL", "base_url", _base_url,
+            "external https://host:port the CA is reached at; none: taken from each "
+            "request's Host header"),
+    _Option("--tls-name", "STAR_CA_TLS_NAMES", "tls_names", _names,
+            "extra DNS name/IP for the serving certificate", repeat=True),
+    _Option("--no-certificate-get", "STAR_CA_NO_CERTIFICATE_GET", "allow_certificate_get",
+            _switch, "do not offer unauthenticated star-certificate GET", switch=True),
+    _Option("--no-star", "STAR_CA_NO_STAR", "star", _switch,
+            "act as an RFC 8555 CA: no auto-renewal in the directory, auto-renewal in newOrder "
+            "ignored", switch=True),
+    _Option("--no-ari", "STAR_CA_NO_ARI", "ari", _switch,
+            "do not offer ACME Renewal Information, RFC 9773", switch=True),
+)
+PROFILE_ENV, DEFAULT_PROFILE_ENV = "STAR_CA_PROFILES", "STAR_CA_DEFAULT_PROFILE"
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _default_text(option: _Option) -> str:
+    if option.field == "listen":
+        return f"{Config.listen_host}:{Config.listen_port}"
+    value = getattr(Config, option.field, None)
+    if isinstance(value, tuple):
+        return ",".join(value) or "none"
+    return "off" if option.switch else "none" if value is None else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `star-ca` CLI; every flag defaults to None, so "not given" is told apart."""
     p = argparse.ArgumentParser(prog="star-ca", description="STAR-capable ACME CA")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the CA over HTTPS")
-    e = env.get
-    s.add_argument("--listen", default=e("STAR_CA_LISTEN", "127.0.0.1:14000"),
-                   help="HOST:PORT to serve HTTPS on (STAR_CA_LISTEN)")
-    s.add_argument("--data-dir", default=e("STAR_CA_DATA_DIR", "star-ca-data"),
-                   help="state directory: SQLite DB, CA keys, root.pem (STAR_CA_DATA_DIR)")
-    s.add_argument("--dns-server", default=e("STAR_CA_DNS_SERVER"),
-                   help="HOST:PORT queried for dns-01, CAA and http-01 addresses "
-                        "(STAR_CA_DNS_SERVER; default: the system resolver)")
-    s.add_argument("--http01-port", type=int, default=int(e("STAR_CA_HTTP01_PORT", "80")),
-                   help="port http-01 validation connects to (STAR_CA_HTTP01_PORT)")
-    s.add_argument("--caa-identity", action="append", default=None,
-                   help="issuer domain this CA accepts in CAA issue/issuewild; repeatable "
-                        "(STAR_CA_CAA_IDENTITIES, comma-separated)")
-    s.add_argument("--caa-cache-max", type=int,
-                   default=int(e("STAR_CA_CAA_CACHE_MAX", "3600")),
-                   help="longest time in seconds a CAA answer is relied on, within its TTL; "
-                        "0: ask DNS for every check (STAR_CA_CAA_CACHE_MAX)")
-    s.add_argument("--min-lifetime", type=int, default=int(e("STAR_CA_MIN_LIFETIME", "3600")),
-                   help="smallest STAR lifetime in seconds (STAR_CA_MIN_LIFETIME)")
-    s.add_argument("--max-duration", type=int,
-                   default=int(e("STAR_CA_MAX_DURATION", "31536000")),
-                   help="largest STAR end-date - start-date in seconds (STAR_CA_MAX_DURATION)")
-    s.add_argument("--lifetime-adjust", type=int,
-                   default=int(e("STAR_CA_LIFETIME_ADJUST", "0")),
-                   help="default STAR lifetime-adjust in seconds (STAR_CA_LIFETIME_ADJUST)")
-    s.add_argument("--key-type", choices=KEY_TYPES, default=e("STAR_CA_KEY_TYPE", "ecdsa-p256"),
-                   help="key type of the CA's root and intermediate (STAR_CA_KEY_TYPE)")
-    s.add_argument("--base-url", default=e("STAR_CA_BASE_URL"),
-                   help="external https://host:port the CA is reached at; default: taken from "
-                        "each request's Host header (STAR_CA_BASE_URL)")
-    s.add_argument("--tls-name", action="append", default=None,
-                   help="extra DNS name/IP for the serving certificate; repeatable "
-                        "(STAR_CA_TLS_NAMES, comma-separated)")
-    s.add_argument("--no-certificate-get", action="store_true",
-                   default=_switch(env, "STAR_CA_NO_CERTIFICATE_GET"),
-                   help="do not offer unauthenticated star-certificate GET")
+    for o in OPTIONS:
+        help_text = f"{o.help} ({o.env}; default {_default_text(o)})"
+        if o.switch:
+            s.add_argument(o.flag, action="store_const", const="1", default=None, help=help_text)
+        elif o.repeat:
+            s.add_argument(o.flag, action="append", default=None, help=help_text + "; repeatable")
+        else:
+            s.add_argument(o.flag, default=None, help=help_text)
     s.add_argument("--profile", action="append", default=None, metavar="NAME=SECONDS",
                    help="offer ACME profile NAME whose certificates are valid SECONDS (or "
-                        "30m, 160h, 45d); repeatable (STAR_CA_PROFILES, comma-separated)")
-    s.add_argument("--default-profile", default=e("STAR_CA_DEFAULT_PROFILE"),
-                   help="profile of orders that name none; default: the first "
-                        "(STAR_CA_DEFAULT_PROFILE)")
-    s.add_argument("--no-star", action="store_true", default=_switch(env, "STAR_CA_NO_STAR"),
-                   help="act as an RFC 8555 CA: no auto-renewal in the directory, "
-                        "auto-renewal in newOrder ignored (STAR_CA_NO_STAR)")
-    s.add_argument("--no-ari", action="store_true", default=_switch(env, "STAR_CA_NO_ARI"),
-                   help="do not offer ACME Renewal Information, RFC 9773 (STAR_CA_NO_ARI)")
+                        f"30m, 160h, 45d); repeatable ({PROFILE_ENV}, comma-separated)")
+    s.add_argument("--default-profile", default=None,
+                   help=f"profile of orders that name none; default: the first "
+                        f"({DEFAULT_PROFILE_ENV})")
     return p
 
 
 def config_from_args(argv: Sequence[str] | None = None,
                      env: Mapping[str, str] | None = None) -> Config:
-    """Parse ``argv`` (default sys.argv) with ``env`` (default os.environ) into a Config."""
+    """Parse ``argv`` (default sys.argv) with ``env`` (default os.environ) into a Config;
+    a bad flag or variable exits with a usage error (status 2) that names it."""
     env = os.environ if env is None else env
-    parser = build_parser(env)
+    parser = build_parser()
     args = parser.parse_args(argv)
+    values: dict[str, Any] = {}
+    for o in OPTIONS:
+        raw, source = getattr(args, _dest(o.flag)), o.flag
+        if raw is None:
+            raw, source = env.get(o.env), o.env
+        if raw is None:
+            continue
+        try:
+            values[o.field] = o.convert(raw)
+        except ValueError as exc:
+            parser.error(f"{source} {raw!r}: {exc}")
+        if o.switch:
+            values[o.field] = not values[o.field]
+    if "listen" in values:
+        values["listen_host"], values["listen_port"] = values.pop("listen")
     try:
-        host, port = parse_hostport(args.listen)
-        dns = parse_hostport(args.dns_server, 53) if args.dns_server else None
-        profiles = parse_profiles(args.profile or _split(env.get("STAR_CA_PROFILES")),
-                                  args.default_profile)
+        values["profiles"] = parse_profiles(
+            args.profile or _split(env.get(PROFILE_ENV, "")),
+            args.default_profile or env.get(DEFAULT_PROFILE_ENV) or None)
     except ValueError as exc:
-        parser.error(str(exc))
-    caa = args.caa_identity or _split(env.get("STAR_CA_CAA_IDENTITIES")) or ["star-ca.test"]
-    tls = args.tls_name or _split(env.get("STAR_CA_TLS_NAMES"))
-    if args.min_lifetime < 1 or args.max_duration < args.min_lifetime or args.lifetime_adjust < 0:
-        parser.error("need 1 <= min-lifetime <= max-duration and lifetime-adjust >= 0")
-    if args.caa_cache_max < 0:
-        parser.error("caa-cache-max must be >= 0 seconds")
-    return Config(
-        listen_host=host, listen_port=port, data_dir=Path(args.data_dir), dns_server=dns,
-        http01_port=args.http01_port,
-        caa_identities=tuple(c.lower().rstrip(".") for c in caa),
-        caa_cache_max=args.caa_cache_max,
-        min_lifetime=args.min_lifetime, max_duration=args.max_duration,
-        lifetime_adjust=args.lifetime_adjust, key_type=args.key_type,
-        base_url=args.base_url.rstrip("/") if args.base_url else None,
-        tls_names=tuple(tls), allow_certificate_get=not args.no_certificate_get,
-        profiles=profiles, star=not args.no_star, ari=not args.no_ari)
+        parser.error(f"--profile / {PROFILE_ENV}: {exc}")
+    config = Config(**values)
+    if config.max_duration < config.min_lifetime:
+        parser.error(f"max-duration ({config.max_duration}) must be >= min-lifetime "
+                     f"({config.min_lifetime})")
+    return config

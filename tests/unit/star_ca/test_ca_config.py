@@ -1,11 +1,12 @@
 """`star-ca serve` flags and STAR_CA_* environment variables."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from star_ca.config import config_from_args, parse_hostport
+from star_ca.config import OPTIONS, Config, config_from_args, parse_hostport
 from star_ca.wfe.nonces import NonceStore
 
 
@@ -29,6 +30,42 @@ def test_bad_values_exit() -> None:
         config_from_args(["serve", "--min-lifetime", "0"], {})
     with pytest.raises(SystemExit):
         config_from_args(["serve", "--listen", "nope"], {})
+
+
+def test_unset_means_the_dataclass_default() -> None:
+    assert config_from_args(["serve"], {}) == Config()
+    assert {o.field for o in OPTIONS} - {"listen"} <= {f.name for f in dataclasses.fields(Config)}
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"STAR_CA_HTTP01_PORT": "eighty"}, "STAR_CA_HTTP01_PORT 'eighty': not an integer"),
+    ({"STAR_CA_HTTP01_PORT": "70000"}, "STAR_CA_HTTP01_PORT '70000': must be 1..65535"),
+    ({"STAR_CA_MIN_LIFETIME": "0"}, "STAR_CA_MIN_LIFETIME '0': must be >= 1"),
+    ({"STAR_CA_CAA_CACHE_MAX": "-1"}, "STAR_CA_CAA_CACHE_MAX '-1': must be >= 0"),
+    ({"STAR_CA_KEY_TYPE": "dsa"}, "STAR_CA_KEY_TYPE 'dsa': want one of"),
+    ({"STAR_CA_NO_STAR": "maybe"}, "STAR_CA_NO_STAR 'maybe': want true or false"),
+    ({"STAR_CA_BASE_URL": "ca.test"}, "STAR_CA_BASE_URL 'ca.test': want https://"),
+    ({"STAR_CA_LISTEN": "nowhere"}, "STAR_CA_LISTEN 'nowhere': missing port"),
+    ({"STAR_CA_CAA_IDENTITIES": " , "}, "STAR_CA_CAA_IDENTITIES"),
+    ({"STAR_CA_PROFILES": "short"}, "STAR_CA_PROFILES: bad profile"),
+    ({"STAR_CA_MIN_LIFETIME": "10", "STAR_CA_MAX_DURATION": "5"}, "must be >= min-lifetime"),
+])
+def test_bad_environment_is_a_usage_error_naming_it(env: dict[str, str], named: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        config_from_args(["serve"], env)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and named in err and "Traceback" not in err
+
+
+def test_a_flag_wins_and_is_named_when_bad(capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"STAR_CA_HTTP01_PORT": "eighty", "STAR_CA_NO_ARI": "true"}
+    cfg = config_from_args(["serve", "--http01-port", "8080"], env)
+    assert cfg.http01_port == 8080 and cfg.ari is False
+    with pytest.raises(SystemExit):
+        config_from_args(["serve", "--http01-port", "x"], {})
+    assert "--http01-port 'x': not an integer" in capsys.readouterr().err
 
 
 def test_parse_hostport() -> None:
