@@ -58,6 +58,8 @@ def test_good_manifests_pass_and_get_defaults(kubectl: Kubectl, crds: None) -> N
     ({"secretPolicy": "Shred"}, "spec.secretPolicy"),
     ({"secretName": "Bad_Name"}, "spec.secretName"),
     ({"csrTemplateName": None}, "spec.csrTemplateName"),
+    ({"csr": "MIIB-not-pem"}, "spec.csr"),
+    ({"star": "no"}, "spec.star"),
 ])
 def test_bad_star_orders_are_rejected(kubectl: Kubectl, crds: None, changes: dict[str, Any],
                                       field: str) -> None:
@@ -86,9 +88,11 @@ def test_bad_csr_template_is_rejected(kubectl: Kubectl, crds: None) -> None:
                              "accountKeySecretRef": {"name": "a"}},
                     "dns01": {"rfc2136": {"nameserver": "127.0.0.1:53", "tsigKeyName": "k",
                                           "tsigAlgorithm": "rot13",
-                                          "tsigSecretSecretRef": {"name": "t"}}}}}
+                                          "tsigSecretSecretRef": {"name": "t"}}},
+                    "caa": {"publish": True, "ttl": 0, "checkInterval": "often"}}}
     proc = dry_run(kubectl, doc)
     assert proc.returncode != 0
     for field in ("spec.template.keyTypes", "spec.template.extensions.subjectAltName",
-                  "spec.acme.directoryURL", "spec.dns01.rfc2136.tsigAlgorithm"):
+                  "spec.acme.directoryURL", "spec.dns01.rfc2136.tsigAlgorithm",
+                  "spec.caa.ttl", "spec.caa.checkInterval"):
         assert field in proc.stderr, (field, proc.stderr)
