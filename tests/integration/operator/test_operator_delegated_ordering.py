@@ -150,7 +150,7 @@ def no_star_env(kubectl: Kubectl, crds: None, dns_server: Any, no_star_ca: Local
         yield env
 
 
-def test_emulated_series_keeps_the_cdns_key_and_installs_certificates_only(
+def test_emulated_series_keeps_the_cdns_key_installs_certificates_only_and_cancels(
         kubectl: Kubectl, no_star_env: StarEnv, operator_process, namespace: str) -> None:
     env, host = no_star_env, f"emu-{namespace}.star.test"
     key, csr = cdn_request(env, [host])
@@ -173,6 +173,11 @@ def test_emulated_series_keeps_the_cdns_key_and_installs_certificates_only(
 
     wait_for(two_certificates, 60, "two certificates of the series", interval=0.2)
     assert key_material_in_cluster(kubectl, namespace) == []
-    kubectl.run("delete", "starorder", "emu", "-n", namespace, "--timeout=60s")
+    kubectl.run("patch", "starorder", "emu", "-n", namespace, "--type=merge",
+                "-p", '{"spec":{"canceled":true}}')
+    wait_for(lambda: get(kubectl, "starorder", "emu", namespace)["status"].get(
+        "phase") == "Canceled", 60, "phase Canceled")
     revoked = ca_revocations(env.ca)
-    assert revoked[serials[-1]] == 5  # the delegation ends now, not at expiry
+    last = get(kubectl, "starorder", "emu", namespace)["status"]["series"]["serial"]
+    assert revoked[last] == 5  # the delegation ends now, not at expiry (cessationOfOperation)
+    assert certificate_only(kubectl, namespace, "emu-tls")  # the last one stays, still no key
