@@ -26,7 +26,8 @@ from star_operator.zone_records.access import ZoneRecordError, zone_for
 CONDITION = "CAAPublished"
 #: A failed round is tried again this soon at the latest (the check interval may be hours).
 RETRY_CAP = 30.0
-#: How often to look again while the template's account is not registered yet (not Ready).
+#: How often to look again while the template's account is not registered yet (not Ready),
+#: or while kopf has not yet stopped the daemon of a template that no longer asks for CAA.
 ACCOUNT_WAIT = 2.0
 
 
@@ -57,7 +58,7 @@ async def _report(body: Mapping[str, Any], ok: bool, reason: str, message: str, 
 async def check_once(template_name: str, default_namespace: str,
                      logger: logging.Logger | logging.LoggerAdapter) -> float | None:
     """Publish or repair the template's CAA records; seconds until the next round (None: the
-    template is gone or no longer asks for CAA)."""
+    template is gone)."""
     body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template_name)
     if body is None:
         return None
@@ -68,8 +69,8 @@ async def check_once(template_name: str, default_namespace: str,
     try:
         zone = await zone_for(body, default_namespace)
         wanted = zone.policy.caa
-        if wanted is None:
-            return None
+        if wanted is None:  # just turned off: kopf stops the daemon on that same change
+            return ACCOUNT_WAIT
         retry = min(RETRY_CAP, float(wanted.check_interval))
         client = await accounts.client_for(zone.policy, await accounts.load_material(zone.policy))
         value = caa.issue_value(caa.issuer(wanted, (await client.directory()).raw),
