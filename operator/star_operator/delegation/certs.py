@@ -28,8 +28,9 @@ from star_operator.delegation import orders, urls
 from star_operator.delegation.request import verify_request
 
 
-async def _star_order(request: web.Request) -> dict[str, Any]:
-    """The StarOrder behind the URL; POST-as-GET must come from its account."""
+async def _star_order(request: web.Request, gone: AcmeError) -> dict[str, Any]:
+    """The StarOrder behind the URL (``gone`` when there is none); POST-as-GET must come from
+    its account."""
     delegation, order_id = request.match_info["delegation"], request.match_info["id"]
     star_order = await urls.svc(request).cluster.star_order(
         orders.star_order_name(delegation, order_id))
@@ -45,7 +46,7 @@ async def _star_order(request: web.Request) -> dict[str, Any]:
                                                                 v.require_account().id):
             raise AcmeError("unauthorized", "this order belongs to another account")
     if star_order is None:
-        raise AcmeError("malformed", "no such certificate", status=404)
+        raise gone
     return star_order
 
 
@@ -66,7 +67,11 @@ def fresh_until(star_order: dict[str, Any], not_after: float) -> float:
 
 
 async def star_certificate(request: web.Request) -> web.Response:
-    star_order = await _star_order(request)
+    """A series whose StarOrder is gone was ended by the DNO (Delegation or order deleted):
+    403 ``autoRenewalCanceled`` like a canceled one, the answer on which an RFC 8739 client
+    stops, rather than a 404 it would keep retrying."""
+    star_order = await _star_order(request, AcmeError(
+        "autoRenewalCanceled", "no STAR order here (any more): the delegation ended"))
     if (star_order.get("status") or {}).get("mode") != "Emulated":
         raise AcmeError("malformed", "this order's star-certificate is at the CA", status=404)
     state = orders.state_of(star_order)
@@ -89,7 +94,8 @@ async def star_certificate(request: web.Request) -> web.Response:
 
 
 async def certificate(request: web.Request) -> web.Response:
-    star_order = await _star_order(request)
+    star_order = await _star_order(request, AcmeError("malformed", "no such certificate",
+                                                      status=404))
     if orders.state_of(star_order).certificate != "served" \
             or star_order["spec"].get("star") is not False:
         raise AcmeError("malformed", "no such certificate", status=404)

@@ -195,8 +195,9 @@ def state_of(star_order: Mapping[str, Any]) -> State:
     """processing → valid / invalid / canceled, from what the operator wrote (H3's status)."""
     spec, status = star_order.get("spec") or {}, star_order.get("status") or {}
     phase = status.get("phase")
-    if spec.get("canceled") or phase in CANCELED_PHASES:
-        return State("canceled")
+    deleting = bool((star_order.get("metadata") or {}).get("deletionTimestamp"))
+    if spec.get("canceled") or phase in CANCELED_PHASES or deleting:
+        return State("canceled")  # deleting: its finalizer is ending it at the CA
     if phase in FAILED_PHASES:
         cond = _ready(star_order)
         subs = [{"type": "urn:ietf:params:acme:error:badCSR",

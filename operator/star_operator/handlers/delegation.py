@@ -1,26 +1,50 @@
 """Delegation: report whether the grant is usable (template, namespace, cname-map, EAB
-Secret) and which NDC account it is bound to; the front end does the rest."""
+Secret) and which NDC account it is bound to, keep its cname-map in the DNO's zone while it is
+usable, and end everything when it is deleted; the front end does the protocol."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from star_operator import conditions, events, k8s
 from star_operator import constants as c
-from star_operator.delegation.readiness import assess
+from star_operator.delegation.readiness import Verdict, assess
 from star_operator.handlers import transient
+from star_operator.zone_records import cname_map
 
-#: Secrets, templates and the front end's binding change without touching the Delegation.
+#: Secrets, templates, the front end's binding and the zone change without touching the
+#: Delegation: this recheck also retries a cname-map the DNS server did not take.
 RECHECK_INTERVAL = 30.0
+#: Retry of the CNAME removal while a Delegation is deleted and the DNS server does not answer.
+DNS_RETRY = 10.0
+
+
+def _map(spec: Mapping[str, Any] | None) -> dict[str, str]:
+    return dict((spec or {}).get("cnameMap") or {})
+
+
+async def _publish(spec: Mapping[str, Any], old_spec: Mapping[str, Any] | None,
+                   verdict: Verdict) -> Verdict:
+    """The cname-map in the zone while the grant is usable (RFC 9115 §2.3.2.1); a refusal
+    or DNS failure becomes the verdict, so the DNO sees why the CNAME is missing."""
+    if not verdict.ready:
+        return verdict
+    try:
+        await cname_map.sync(spec["csrTemplateName"], _map(spec),
+                             _map(old_spec) if old_spec is not None else None)
+    except cname_map.ZoneRecordError as exc:
+        return Verdict(False, exc.reason, exc.message)
+    return verdict
 
 
 @kopf.on.resume(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="reconcile")
 @kopf.on.create(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="reconcile")
 @kopf.on.update(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="reconcile")
 @kopf.timer(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="recheck", interval=RECHECK_INTERVAL)
-async def reconcile(body: kopf.Body, **_: Any) -> None:
+async def reconcile(body: kopf.Body, old: Any = None, **_: Any) -> None:
     meta = body.get("metadata") or {}
     spec = body.get("spec") or {}
     ref = (spec.get("externalAccountBinding") or {}).get("hmacKeySecretRef") or {}
@@ -29,43 +53,54 @@ async def reconcile(body: kopf.Body, **_: Any) -> None:
                                         spec.get("csrTemplateName", ""))
         secret = await k8s.get_secret(meta["namespace"], ref["name"]) if ref.get("name") \
             else None
-        verdict = assess(body, template, secret)
+        verdict = await _publish(spec, (old or {}).get("spec") if old else None,
+                                 assess(body, template, secret))
         status = body.get("status") or {}
         generation = meta.get("generation")
         patch = conditions.ready_patch(status, verdict.ready, verdict.reason, verdict.message,
                                        observed_generation=generation,
                                        observedGeneration=generation)
-        old = conditions.get_condition(status.get("conditions"), conditions.READY)
+        old_cond = conditions.get_condition(status.get("conditions"), conditions.READY)
         new = conditions.get_condition(patch["conditions"], conditions.READY) or {}
-        if conditions.same_condition(old, new) and status.get("observedGeneration") == generation:
-            return  # the 30 s recheck writes only when something changed
-        await k8s.patch_status(c.DELEGATION_PLURAL, meta["namespace"], meta["name"], patch)
-    if not verdict.ready:
+        changed = not conditions.same_condition(old_cond, new) \
+            or status.get("observedGeneration") != generation
+        if changed:  # the 30 s recheck writes only when something changed
+            await k8s.patch_status(c.DELEGATION_PLURAL, meta["namespace"], meta["name"], patch)
+    if changed and not verdict.ready:
         events.poster(body)("Warning", verdict.reason, verdict.message)
 
 
-@kopf.on.delete(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="end-orders", optional=True)
-async def end_orders(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-    """Cancel the Delegation's StarOrders now (``spec.canceled``: the operator cancels the
-    STAR order or revokes at the CA). Their ownerReferences make the garbage collector delete
-    them too, but only once it has noticed, which took ~20 s here; the DNO was promised
-    seconds. ``optional``: no finalizer on the Delegation, so an operator that is down never
-    blocks its deletion (the garbage collector still ends the orders)."""
-    meta = body.get("metadata") or {}
+async def _cancel_orders(meta: Mapping[str, Any], logger: kopf.Logger) -> None:
+    """``spec.canceled`` on the Delegation's StarOrders: the operator cancels the STAR order
+    or revokes at the CA now. Their ownerReferences make the garbage collector delete them
+    too, but only once the Delegation is gone and it has noticed (~20 s here)."""
     ns = meta["namespace"]
+    listed = await k8s.client().request(
+        "GET", k8s.custom_path(c.STARORDER_PLURAL, ns),
+        params={"labelSelector": f"{c.DELEGATION_LABEL}={meta['name']}"})
+    for item in listed.get("items") or ():
+        owners = item["metadata"].get("ownerReferences") or ()
+        if not any(o.get("uid") == meta.get("uid") for o in owners) \
+                or (item.get("spec") or {}).get("canceled"):
+            continue
+        try:
+            await k8s.patch_object(c.STARORDER_PLURAL, ns, item["metadata"]["name"],
+                                   {"spec": {"canceled": True}})
+        except k8s.NotFound:
+            continue  # already gone
+        logger.info("canceled StarOrder %s of the deleted Delegation", item["metadata"]["name"])
+
+
+@kopf.on.delete(c.GROUP, c.VERSION, c.DELEGATION_PLURAL, id="end")
+async def end(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+    """The finalizer's job: end every order under the Delegation, then take its CNAMEs out of
+    the zone. A template already gone leaves no way into the zone: warned, not waited for."""
+    meta, spec = body.get("metadata") or {}, body.get("spec") or {}
     with transient.retried_later(2.0):
-        listed = await k8s.client().request(
-            "GET", k8s.custom_path(c.STARORDER_PLURAL, ns),
-            params={"labelSelector": f"{c.DELEGATION_LABEL}={meta['name']}"})
-        for item in listed.get("items") or ():
-            owners = item["metadata"].get("ownerReferences") or ()
-            if not any(o.get("uid") == meta.get("uid") for o in owners) \
-                    or (item.get("spec") or {}).get("canceled"):
-                continue
-            try:
-                await k8s.patch_object(c.STARORDER_PLURAL, ns, item["metadata"]["name"],
-                                       {"spec": {"canceled": True}})
-            except k8s.NotFound:
-                continue  # the garbage collector was first
-            logger.info("canceled StarOrder %s of the deleted Delegation",
-                        item["metadata"]["name"])
+        await _cancel_orders(meta, logger)
+    try:
+        await cname_map.remove(spec.get("csrTemplateName", ""), _map(spec))
+    except cname_map.ZoneRecordError as exc:
+        if exc.reason != "TemplateNotFound":
+            raise kopf.TemporaryError(exc.message, delay=DNS_RETRY) from exc
+        events.poster(body)("Warning", exc.reason, f"cname-map left in the zone: {exc.message}")

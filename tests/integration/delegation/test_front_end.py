@@ -64,9 +64,12 @@ def test_star_delegation_end_to_end_with_restart_and_cancel(
         front_end: LocalFrontEnd) -> None:
     ns, zone = dno_namespace, star_env.dns.zone
     host = f"www-{ns}.{zone}"
+    # The CDN's edge name: in the test zone, so that the CA's CAA lookup, which follows the
+    # CNAME (RFC 8659), gets an answer (a real CDN's name resolves too).
+    edge = f"edge-{ns}.{zone}."
     mac = mac_key()
     delegation(kubectl, ns, "cdn-one", star_env.template, "cdn-one-key", mac,
-               cnameMap={f"{host}.": "edge.cdn.example."},
+               cnameMap={f"{host}.": edge},
                star={"maxLifetime": "1h", "maxDuration": "1d"})
     cond = wait_condition(kubectl, "delegation", "cdn-one", ns, status="True",
                           reason="AwaitingAccount", timeout=60)
@@ -93,7 +96,7 @@ def test_star_delegation_end_to_end_with_restart_and_cancel(
     obj = ndc.post(delegation_url).body
     template_spec = get(kubectl, "csrtemplate", star_env.template)["spec"]["template"]
     assert obj["csr-template"] == load_template(template_spec).to_dict()
-    assert obj["cname-map"] == {f"{host}.": "edge.cdn.example."}
+    assert obj["cname-map"] == {f"{host}.": edge}
 
     auto = {"end-date": rfc3339(3600), "lifetime": 6, "allow-certificate-get": True}
     new = ndc.post(ndc.directory["newOrder"], {
@@ -177,8 +180,12 @@ def test_ordinary_delegation_and_the_dno_deleting_the_delegation(
     DNO deletes the Delegation and its StarOrders go (garbage collection), revoking."""
     ns, mac = dno_namespace, mac_key()
     host = f"plain-{ns}.{star_env.dns.zone}"
+    alias = f"alias-{ns}.{star_env.dns.zone}"
     delegation(kubectl, ns, "cdn-plain", star_env.template, "cdn-plain-key", mac,
+               cnameMap={f"{alias}.": "edge.cdn.example."},
                star={"allowOrdinary": True, "maxLifetime": "1h"})
+    wait_for(lambda: star_env.dns.query(alias, "CNAME") == ["edge.cdn.example."], 30,
+             "the cname-map record in BIND")
     ndc = Ndc(front_end.directory_url, front_end.ca_pem)
     assert ndc.register("cdn-plain-key", mac).status == 201
     url = f"{front_end.base_url}/acme/delegation/cdn-plain"
@@ -201,6 +208,8 @@ def test_ordinary_delegation_and_the_dno_deleting_the_delegation(
     serial = format(leaf.serial_number, "x")
     wait_for(lambda: ca_revocations(star_env.ca).get(serial) is not None, 30,
              "the ordinary certificate revoked at the CA")
+    wait_for(lambda: star_env.dns.query(alias, "CNAME") == [], 30,
+             "the cname-map record gone from BIND")
     gone = ndc.post(order_url)
     assert gone.status in (403, 400)  # no delegation, no order: the account lost its grant
 
@@ -209,7 +218,8 @@ def test_emulated_series_served_by_the_front_end(
         kubectl: Kubectl, public_env: StarEnv, dno_namespace: str,
         front_end: LocalFrontEnd) -> None:
     """Upstream CA without STAR: Order1's star-certificate is the front end's own URL, with
-    RFC 8739 semantics, backed by the series the operator keeps ordering."""
+    RFC 8739 semantics, backed by the series the operator keeps ordering; the DNO deleting the
+    Delegation makes it 403 autoRenewalCanceled, also once the StarOrder is gone."""
     ns, mac = dno_namespace, mac_key()
     host = f"emu-{ns}.{public_env.dns.zone}"
     delegation(kubectl, ns, "cdn-emu", public_env.template, "cdn-emu-key", mac,
@@ -233,9 +243,16 @@ def test_emulated_series_served_by_the_front_end(
     assert answer.headers["Cache-Control"].startswith("public, max-age=")
     assert int(answer.headers["Cache-Control"].rsplit("=", 1)[1]) <= SHORT
 
-    assert ndc.post(order_url, {"status": "canceled"}).body["status"] == "canceled"
-    refused = ndc.get(star_url)
-    assert (refused.status, refused.problem_type) == (403, "autoRenewalCanceled")
+    name = f"cdn-emu-{order_url.rsplit('/', 1)[1]}"
+    kubectl.run("delete", "delegation", "cdn-emu", "-n", ns, "--wait=false")
+    refused = wait_for(lambda: (lambda a: a if a.status == 403 else None)(ndc.get(star_url)),
+                       30, "the front end's star-certificate refusing after the delete")
+    assert refused.problem_type == "autoRenewalCanceled"
+    wait_for(lambda: get(kubectl, "starorder", name, ns) is None, 60, "the StarOrder gone")
+    gone = ndc.get(star_url)  # nothing left behind it: still the answer a client stops on
+    assert (gone.status, gone.problem_type) == (403, "autoRenewalCanceled")
+    serial = format(leaf.serial_number, "x")
+    assert ca_revocations(public_env.ca).get(serial) is not None  # revoked on the way out
 
 
 @pytest.fixture(scope="module")

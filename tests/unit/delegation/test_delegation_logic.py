@@ -145,6 +145,13 @@ def test_order1_state_from_the_star_order(spec: dict, status: dict, expected: tu
     assert (state.status, state.certificate) == expected
 
 
+def test_a_star_order_being_deleted_is_canceled() -> None:
+    state = orders.state_of({"metadata": {"deletionTimestamp": "2026-12-02T14:00:00Z"},
+                             "spec": {}, "status": {"phase": "Valid", "mode": "Emulated",
+                                                    "series": {"serial": "0a"}}})
+    assert state.status == "canceled"
+
+
 def test_a_refused_star_order_makes_order1_invalid_with_the_fields() -> None:
     state = orders.state_of({"status": {"phase": "Rejected", "violations": [
         {"field": "keyTypes", "message": "RSA is not allowed"}], "conditions": [
