@@ -42,21 +42,29 @@ def fault_ca(fault_dns: LocalDNS) -> Iterator[LocalCA]:
 @pytest.fixture(scope="package")
 def fault_operator(control_plane: Any, fault_crds: None,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """The operator as a subprocess; tests ``kill()`` and ``start()`` it."""
+    """The operator as a subprocess; tests ``kill()`` and ``start()`` it. The namespaces the
+    tests deleted are awaited before it stops (their StarCertificates' daemons end then)."""
     proc = OperatorProcess(Path(control_plane.kubeconfig), tmp_path_factory.mktemp("operator"))
     proc.start()
     yield proc
+    if proc.namespaces:
+        Kubectl(Path(control_plane.kubeconfig)).run(
+            "wait", "--for=delete", *(f"namespace/{n}" for n in proc.namespaces),
+            "--timeout=120s", check=False, timeout=150)
     proc.stop()
 
 
 @pytest.fixture
 def fault_namespace(kubectl: Kubectl, fault_operator: OperatorProcess) -> Iterator[str]:
-    """A fresh namespace, deleted after the test while the operator runs (restarted if the
-    test left it killed) and before the test's CA path goes away: its StarOrders' finalizers
-    cancel at the CA."""
+    """A fresh namespace. Afterwards its StarOrders are deleted while the test's CA path is
+    still there (their finalizers cancel at the CA; the operator restarted first if the test
+    left it killed), then the namespace, awaited when the operator stops."""
     name = f"f-{uuid.uuid4().hex[:8]}"
     kubectl.run("create", "namespace", name)
     yield name
     if fault_operator.proc is None:
         fault_operator.start()
-    kubectl.run("delete", "namespace", name, "--timeout=120s", check=False, timeout=150)
+    kubectl.run("delete", "starorders", "--all", "-n", name, "--timeout=120s", check=False,
+                timeout=150)
+    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+    fault_operator.namespaces.append(name)
