@@ -58,7 +58,7 @@ def parse(value: Any, new_account_url: str, account_key: jose.JWK) -> Binding:
         bound = jose.JWK.from_json(json.loads(flat.jws.payload))
     except Exception:  # junk JSON or key members raise assorted errors
         raise AcmeError("malformed", "externalAccountBinding payload is not a JWK") from None
-    if bound.thumbprint() != account_key.thumbprint():
+    if not isinstance(bound, jose.JWK) or bound.thumbprint() != account_key.thumbprint():
         raise AcmeError("malformed", "externalAccountBinding payload is not the account key "
                                      "of this request")
     return Binding(header["kid"], flat)

@@ -57,7 +57,9 @@ async def account_for_kid(request: web.Request, kid: object) -> binding.NdcAccou
 async def verify_request(request: web.Request, auth: Auth = "kid") -> NdcRequest:
     async def resolve(kid: object) -> tuple[jose.JWK, binding.NdcAccount]:
         account = await account_for_kid(request, kid)
-        return jose.JWK.from_json(account.jwk), account
+        key = jose.JWK.from_json(account.jwk)
+        assert isinstance(key, jose.JWK)  # from_json of the JWK class returns a JWK
+        return key, account
 
     verified, account = await check_post(request, auth, resolve, urls.svc(request).nonces,
                                          urls.request_url(request))
