@@ -43,6 +43,11 @@ def _respond(request: web.Request, delegation: str, order_id: str, record: dict[
                          headers)
 
 
+def _ending(delegation: dict[str, Any]) -> bool:
+    """Being deleted: its orders are being canceled, so no new ones start under it."""
+    return bool(delegation["metadata"].get("deletionTimestamp"))
+
+
 def _expired(record: dict[str, Any], now: float) -> bool:
     expires = timeutil.parse_time(record.get("expires"))
     return expires is not None and expires.timestamp() <= now
@@ -57,7 +62,7 @@ async def new_order(request: web.Request) -> web.Response:
         raise AcmeError("malformed", "a delegated order needs a delegation URL (RFC 9115)")
     prefix = urls.base_url(request) + urls.DELEGATION
     found = acc.delegation(wanted[len(prefix):]) if wanted.startswith(prefix) else None
-    if found is None:
+    if found is None or _ending(found):
         raise AcmeError("unknownDelegation", f"delegation {wanted!r} is not available to this "
                                              "account", status=403)
     svc = urls.svc(request)
@@ -185,6 +190,8 @@ async def finalize(request: web.Request) -> web.Response:
         return _respond(request, name, order_id, orders.request_of(star_order),
                         await current_state(request, delegation, star_order))
     assert record is not None
+    if _ending(delegation):
+        raise AcmeError("unauthorized", "the domain owner is ending this delegation")
     if record.get("status") != "ready":
         raise AcmeError("orderNotReady", f"the order is {record.get('status')}")
     csr, pem = _parse_csr(v.json())

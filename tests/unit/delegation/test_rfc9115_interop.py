@@ -187,3 +187,21 @@ def test_a_ca_without_unauthenticated_get_makes_order1_invalid(ndc: Any) -> None
     order = ndc.post(created.headers["Location"]).body
     assert order["status"] == "invalid" and "star-certificate" not in order
     assert order["auto-renewal"]["allow-certificate-get"] is False
+
+
+def test_no_new_order_under_a_delegation_being_deleted(ndc: Any) -> None:
+    assert ndc.register("ndc-key", MAC).status == 201
+    url = ndc.base + "/acme/delegation/gm0wfLYHBen"
+    pending = ndc.post(ndc.directory["newOrder"], {
+        "identifiers": [{"type": "dns", "value": "abc.ido.example"}], "delegation": url,
+        "allow-certificate-get": True})
+    assert pending.status == 201
+    body = ndc.cluster.objects[(c.DELEGATION_KIND, "gm0wfLYHBen")]
+    body["metadata"]["deletionTimestamp"] = "2026-12-02T14:00:00Z"  # its finalizer is running
+    refused = ndc.post(ndc.directory["newOrder"], {
+        "identifiers": [{"type": "dns", "value": "abc.ido.example"}], "delegation": url,
+        "allow-certificate-get": True})
+    assert (refused.status, refused.problem_type) == (403, "unknownDelegation")
+    late = ndc.post(pending.body["finalize"], {"csr": csr_b64()})
+    assert (late.status, late.problem_type) == (403, "unauthorized")
+    assert not [k for k in ndc.cluster.objects if k[0] == c.STARORDER_KIND]
