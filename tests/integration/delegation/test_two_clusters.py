@@ -99,3 +99,44 @@ def test_an_ask_outside_the_delegation_is_refused_with_the_field(
     assert "www.not-the-dno.test" in cond["message"]
     assert order["status"]["violations"], order["status"]
     assert "orderURL" not in order["status"] or order["status"].get("orderState") != "valid"
+
+
+def test_refusals_before_any_order1_name_what_to_fix(
+        kubectl: Kubectl, star_env: StarEnv, dno_namespace: str, front_end: LocalFrontEnd,
+        cdn_kubectl: Kubectl, cdn_ns: str) -> None:
+    """A MAC key the front end does not accept, another CDN's delegation, and a key type the
+    delegation's template does not allow: each a condition with the front end's (or the
+    template's) words, no key staged where nothing can be ordered, and no Order1."""
+    mac, other = mac_key(), mac_key()
+    delegation(kubectl, dno_namespace, "cdn-own", star_env.template, "own-key", mac)
+    delegation(kubectl, dno_namespace, "cdn-other", star_env.template, "other-key", other)
+    fe, roots = front_end.directory_url, front_end.ca_pem + star_env.root_pem
+    star_issuer(cdn_kubectl, cdn_ns, "wrong-mac", fe, "own-key", mac_key(), roots=roots)
+    cdn_order(cdn_kubectl, cdn_ns, "no-account", "wrong-mac", ["a.star.test"])
+    refused = wait_condition(cdn_kubectl, "starissuer", "wrong-mac", cdn_ns, status="False",
+                             reason="ExternalAccountBindingRefused", timeout=60)
+    assert "own-key" in refused["status"]["conditions"][0]["message"]
+    wait_condition(cdn_kubectl, "starorder", "no-account", cdn_ns, status="False",
+                   reason="ExternalAccountBindingRefused", timeout=60)
+    assert get(cdn_kubectl, "secret", "no-account-tls", cdn_ns) is None
+
+    star_issuer(cdn_kubectl, cdn_ns, "own", fe, "own-key", mac, roots=roots)
+    cdn_kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "StarOrder",
+                       "metadata": {"name": "rsa", "namespace": cdn_ns},
+                       "spec": {"issuerRef": {"name": "own"}, "dnsNames": ["rsa.star.test"],
+                                "keyType": "rsa-2048", "secretName": "rsa-tls",
+                                "lifetime": "5s", "duration": "1h"}})
+    order = wait_condition(cdn_kubectl, "starorder", "rsa", cdn_ns, status="False",
+                           reason="TemplateViolation", timeout=60)
+    (violation,) = order["status"]["violations"]
+    assert violation["field"] == "delegation csr-template keyTypes", violation
+    assert "rsa-2048" in violation["message"] and "orderURL" not in order["status"]
+    assert get(cdn_kubectl, "secret", "rsa-tls", cdn_ns) is None
+
+    # The key id is bound to this account now; naming another CDN's delegation is refused.
+    theirs = f"{front_end.base_url}/acme/delegation/cdn-other"
+    cdn_kubectl.run("patch", "starissuer", "own", "-n", cdn_ns, "--type=merge",
+                    "-p", f'{{"spec": {{"delegationURL": "{theirs}"}}}}')
+    unknown = wait_condition(cdn_kubectl, "starissuer", "own", cdn_ns, status="False",
+                             reason="UnknownDelegation", timeout=60)
+    assert theirs in unknown["status"]["conditions"][0]["message"]
