@@ -109,6 +109,10 @@ def test_star_delegation_end_to_end_with_restart_and_cancel(
     assert new.body["finalize"] == order_url + "/finalize"
     assert "notBefore" not in new.body and "notAfter" not in new.body
 
+    front_end.kill()  # a crash between newOrder and finalize: Order1 is in the Delegation
+    front_end.start()
+    ndc.nonce = None
+    assert ndc.post(order_url).body["status"] == "ready"
     key, csr_pem = cdn_request(star_env, [host])
     fin = ndc.post(new.body["finalize"], {"csr": der_b64(csr_pem)})
     assert fin.status == 200, fin.text
