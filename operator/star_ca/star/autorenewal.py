@@ -6,6 +6,7 @@ choices (``lifetime-adjust`` default, ``allow-certificate-get`` only when offere
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,8 @@ class Limits:
 
 
 def rfc3339(ts: float) -> str:
-    return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, whole seconds (every order and authorization answer carries a few of these)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
 def parse_rfc3339(value: Any, name: str) -> int:

@@ -11,7 +11,9 @@ from star_ca.problems import AcmeError
 
 def json_response(doc: Any, status: int = 200, headers: dict[str, str] | None = None,
                   content_type: str = "application/json") -> web.Response:
-    return web.Response(body=json.dumps(doc, indent=1).encode(), status=status,
+    # Compact: the json module's C encoder serves only indent=None, and every answer is
+    # encoded once per request.
+    return web.Response(body=json.dumps(doc, separators=(",", ":")).encode(), status=status,
                         content_type=content_type, headers=headers)
 
 
