@@ -21,6 +21,7 @@ from star_operator.delegation import binding, orders, urls
 from star_operator.delegation.policy import template_policy
 from star_operator.delegation.request import NdcRequest, verify_request
 from star_operator.ordering.delegated import csr_names
+from star_operator.ordering.templates import TemplatePolicy
 
 RETRY_AFTER = "1"
 SAN_FIELD = "extensions.subjectAltName"
@@ -161,7 +162,7 @@ def _parse_csr(payload: dict[str, Any]) -> tuple[x509.CertificateSigningRequest,
 
 
 def csr_problem(csr: x509.CertificateSigningRequest, record: dict[str, Any],
-                policy: Any) -> AcmeError | None:
+                policy: TemplatePolicy) -> AcmeError | None:
     """Every way the CSR departs from Order1 and the template, one subproblem each (the
     template field named in ``field``, the name in ``identifier``); None if it conforms."""
     ordered = {i["value"] for i in record.get("identifiers") or ()}

@@ -1,4 +1,5 @@
-"""Two organizations, two clusters, RFC 9115 between them, native STAR upstream.
+"""Two organizations, two clusters, RFC 9115 between them; native STAR upstream, and (last
+test) star-ca without STAR, where the front end serves star-certificate itself.
 
 DNO's cluster (the session's control plane): its operator, the delegation front end (HTTPS
 subprocess), a Delegation with its EAB Secret, BIND 9 and star-ca. CDN's cluster (a second
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import base64
 import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from front_end_fixtures import (  # noqa: F401
     crds, delegation, dno_namespace, front_end, mac_key, operator_process, star_ca, star_env)
 from tests.integration.operator.op_delegated import key_material_in_cluster, spki, star_get
-from tests.integration.operator.op_env import StarEnv, get, secret_tls, wait_condition
+from tests.integration.operator.op_env import (StarEnv, get, installed, public_ca, secret_tls,
+                                               wait_condition)
 from tests.waiting import wait_for
 from two_clusters_fixtures import cdn_ns, cdn_order, star_issuer, wait_rotations  # noqa: F401
 
@@ -27,6 +32,15 @@ from star_devenv.kubectl import Kubectl
 from star_operator import pem
 
 pytestmark = [pytest.mark.cluster, pytest.mark.dns]
+
+SHORT = 6  # seconds: the STAR-less CA's "short" profile
+
+
+@pytest.fixture(scope="module")
+def public_env(kubectl: Kubectl, crds: None, dns_server: Any) -> Iterator[StarEnv]:
+    with public_ca(dns_server, {"short": SHORT}) as ca, installed(StarEnv(
+            kubectl, dns_server, ca, suffix=f"q{uuid.uuid4().hex[:5]}", profile="short")) as env:
+        yield env
 
 
 def dno_secrets_hold(kubectl: Kubectl, needle: bytes) -> list[str]:
@@ -140,3 +154,73 @@ def test_refusals_before_any_order1_name_what_to_fix(
     unknown = wait_condition(cdn_kubectl, "starissuer", "own", cdn_ns, status="False",
                              reason="UnknownDelegation", timeout=60)
     assert theirs in unknown["status"]["conditions"][0]["message"]
+
+
+def test_a_cdn_operator_crash_mid_order_places_no_second_order1(
+        kubectl: Kubectl, star_env: StarEnv, dno_namespace: str, front_end: LocalFrontEnd,
+        cdn_kubectl: Kubectl, cdn_ns: str, cdn_operator: Any) -> None:
+    """SIGKILL of the CDN's operator while its StarOrder is between key and certificate: the
+    restarted operator (a fresh process: no cached account) continues the recorded Order1."""
+    ns, host = dno_namespace, f"again-{dno_namespace}.{star_env.dns.zone}"
+    mac = mac_key()
+    delegation(kubectl, ns, "cdn-again", star_env.template, "again-key", mac)
+    star_issuer(cdn_kubectl, cdn_ns, "again", front_end.directory_url, "again-key", mac,
+                roots=front_end.ca_pem + star_env.root_pem)
+    cdn_order(cdn_kubectl, cdn_ns, "again", "again", [host])
+    wait_for(lambda: ((get(cdn_kubectl, "starorder", "again", cdn_ns) or {}).get("status")
+                      or {}).get("phase") in ("KeyStaged", "Ordered", "Valid"), 60,
+             "the CDN's StarOrder past its key")
+    cdn_operator.kill()
+    cdn_operator.start()
+    _, key, _ = wait_for(lambda: secret_tls(cdn_kubectl, cdn_ns, "again-tls"), 90,
+                         "the certificate after the restart")
+    placed = kubectl.get_json("starorders", "-n", ns, "-l",
+                              "star.operator.dev/delegation=cdn-again")["items"]
+    assert len(placed) == 1
+    pending = (get(kubectl, "delegation", "cdn-again", ns)["status"].get("pendingOrders")
+               or {})
+    assert pending == {}, pending  # no unfinalized second Order1 either
+    order = get(cdn_kubectl, "starorder", "again", cdn_ns)
+    assert placed[0]["metadata"]["annotations"]["star.operator.dev/ndc-order"] == \
+        order["status"]["orderURL"]
+    assert spki(pem.load_chain(secret_tls(cdn_kubectl, cdn_ns, "again-tls")[0])[0]) == \
+        spki(pem.load_private_key(key))
+
+
+def test_emulated_upstream_the_front_end_serves_star_certificate(
+        kubectl: Kubectl, public_env: StarEnv, dno_namespace: str, front_end: LocalFrontEnd,
+        cdn_kubectl: Kubectl, cdn_ns: str) -> None:
+    ns, host = dno_namespace, f"emu-{dno_namespace}.{public_env.dns.zone}"
+    mac = mac_key()
+    delegation(kubectl, ns, "cdn-emu", public_env.template, "emu-key", mac,
+               star={"maxLifetime": "1h", "maxDuration": "1d"})
+    start = time.monotonic()
+    star_issuer(cdn_kubectl, cdn_ns, "dno-emu", front_end.directory_url, "emu-key", mac,
+                roots=front_end.ca_pem + public_env.root_pem)
+    cdn_order(cdn_kubectl, cdn_ns, "emu", "dno-emu", [host], lifetime=f"{SHORT}s")
+    crt, key, _ = wait_for(lambda: secret_tls(cdn_kubectl, cdn_ns, "emu-tls"), 90,
+                           "the CDN's first certificate (emulated upstream)")
+    print(f"\n[emulated] CDN apply -> first certificate through the front end: "
+          f"{time.monotonic() - start:.1f} s")
+    leaf = pem.load_chain(crt)[0]
+    assert spki(leaf) == spki(pem.load_private_key(key))
+    order = wait_condition(cdn_kubectl, "starorder", "emu", cdn_ns, status="True",
+                           reason="Issued")
+    star_url = order["status"]["starCertificateURL"]
+    assert star_url.startswith(front_end.base_url + "/")  # the front end's own URL
+    assert key_material_in_cluster(kubectl, ns) == []
+
+    wait_rotations(cdn_kubectl, cdn_ns, "emu")
+
+    trust = type("Trust", (), {"root_pem": front_end.ca_pem})()
+    deleted = time.monotonic()
+    kubectl.run("delete", "delegation", "cdn-emu", "-n", ns, "--wait=false")
+    wait_for(lambda: star_get(trust, star_url)[0] == 403, 60,
+             "the front end refuses the next certificate")
+    print(f"[emulated] DNO deletes the Delegation -> the next certificate refused: "
+          f"{time.monotonic() - deleted:.1f} s")
+    said = wait_condition(cdn_kubectl, "starorder", "emu", cdn_ns, status="False",
+                          reason="Canceled", timeout=60)
+    assert "autoRenewalCanceled" in said["status"]["conditions"][0]["message"]
+    last = secret_tls(cdn_kubectl, cdn_ns, "emu-tls")
+    assert last is not None and last[1] == key
