@@ -13,24 +13,24 @@ import time
 from datetime import datetime, timezone
 from typing import Awaitable, Callable, TypeVar
 
+from star_operator.backoff import Backoff
+
 from .errors import AcmeTimeout
 from .headers import parse_retry_after
 from .http import HttpResponse
 
 T = TypeVar("T")
 
-DEFAULT_INTERVAL = 1.0
-MAX_INTERVAL = 10.0
+#: Without `Retry-After`: 1 s doubling up to 10 s, no jitter (the server paces, not a herd).
+PACE = Backoff(first=1.0, cap=10.0, spread=0.0)
 
 
-def next_delay(resp: HttpResponse, previous: float | None) -> float:
-    """The server's `Retry-After`, else a backoff doubling from 1 s up to 10 s."""
+def next_delay(resp: HttpResponse, polls: int) -> float:
+    """The server's `Retry-After`, else :data:`PACE` after the ``polls``-th unfinished poll."""
     retry_after = parse_retry_after(resp.headers.get("Retry-After"), datetime.now(timezone.utc))
     if retry_after is not None:
         return retry_after
-    if previous is None:
-        return DEFAULT_INTERVAL
-    return min(MAX_INTERVAL, previous * 2)
+    return PACE.delay(polls)
 
 
 async def poll_until(
@@ -48,7 +48,7 @@ async def poll_until(
     the deadline; `sleep` and `clock` are injectable for unit tests of the pacing.
     """
     deadline = clock() + timeout
-    delay: float | None = None
+    polls = 0
     while True:
         obj, resp = await fetch()
         if done(obj):
@@ -57,5 +57,6 @@ async def poll_until(
         if remaining <= 0:
             state = getattr(obj, "status", obj)
             raise AcmeTimeout(f"{what} not done after {timeout:.0f}s (last status: {state})")
-        delay = next_delay(resp, delay)
+        polls += 1
+        delay = next_delay(resp, polls)
         await sleep(min(delay, remaining))

@@ -9,6 +9,7 @@ import kopf
 
 from star_operator import acme, conditions, config, events, k8s
 from star_operator import constants as c
+from star_operator.backoff import Backoff
 from star_operator.handlers import transient
 from star_operator.ordering import accounts, capabilities, failures
 from star_operator.ordering.templates import TemplateSpecError, parse_template
@@ -37,7 +38,7 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
     """Template valid → account key Secret present → account registered → CA capabilities
     (native STAR or emulated; the profile checked against ``meta.profiles``)."""
     cfg = config.get()
-    delay = min(cfg.backoff_max, max(cfg.backoff_min, 2.0 ** min(retry, 10)))
+    delay = Backoff.from_config(cfg).delay(retry + 1)
     with transient.retried_later(delay):
         await _reconcile(body, delay, logger)
 

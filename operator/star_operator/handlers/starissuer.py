@@ -13,6 +13,7 @@ import kopf
 
 from star_operator import acme, conditions, config, events, k8s
 from star_operator import constants as c
+from star_operator.backoff import Backoff
 from star_operator.handlers import transient
 from star_operator.ordering import accounts, issuers
 
@@ -43,7 +44,7 @@ async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
 async def reconcile(body: kopf.Body, retry: int, **_: Any) -> None:
     """Account (with the binding) → delegation → template, each refusal with its reason."""
     cfg = config.get()
-    delay = min(cfg.backoff_max, max(cfg.backoff_min, 2.0 ** min(retry, 10)))
+    delay = Backoff.from_config(cfg).delay(retry + 1)
     with transient.retried_later(delay):
         try:
             front = await issuers.connect(issuers.parse_issuer(body))

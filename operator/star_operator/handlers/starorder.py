@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 
 from star_operator import config, events, limits
+from star_operator.backoff import Backoff
 from star_operator.handlers import transient
 from star_operator import constants as c
 from star_operator.ordering import cancel, issuance, via_front_end
@@ -26,7 +27,7 @@ def _job(body: kopf.Body, retry: int, logger: kopf.Logger) -> issuance.OrderJob:
                               meta.get("generation"), events.poster(body), logger)
     return issuance.OrderJob(namespace=meta["namespace"], name=meta["name"], body=body,
                              recorder=recorder, default_namespace=cfg.namespace, retry=retry,
-                             backoff_min=cfg.backoff_min, backoff_max=cfg.backoff_max,
+                             backoff=Backoff.from_config(cfg),
                              owner_exists=owner_lookup.exists)
 
 
@@ -86,7 +87,8 @@ async def emulated_series(body: kopf.Body, stopped: kopf.DaemonStopped, logger: 
 
 @kopf.on.field(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="renew-requested",
                field=["metadata", "annotations", c.RENEW_ANNOTATION])
-async def renew_requested(namespace: str, name: str, **_: Any) -> None:
+async def renew_requested(namespace: str | None, name: str, **_: Any) -> None:
     """``kubectl annotate starorder X renew.star.operator.dev/requested-at=$(date +%s)``:
     order the next certificate of an emulated series now."""
-    series_loop.wake(namespace, name)
+    if namespace:  # always set: StarOrders are namespaced (kopf types it optional)
+        series_loop.wake(namespace, name)

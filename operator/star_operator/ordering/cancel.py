@@ -115,7 +115,7 @@ async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
             state = await (_end_series(job) if emulated else _cancel_at_ca(job, order_url))
         except (acme.AcmeError, accounts.CaSettingsError, k8s.ApiError, OSError, Retry) as exc:
             attempts = int(rec.get("cancelAttempts") or 0) + 1
-            delay = min(delay_cap, float(2 ** min(attempts - 1, 10)))
+            delay = job.backoff.capped(delay_cap).delay(attempts)
             what = "revoke the certificates of" if emulated else "cancel"
             message = (f"cannot {what} STAR order {order_url} at the CA (attempt {attempts}, "
                        f"retrying in {delay:.0f}s): {exc}. Set annotation "

@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from star_operator import acme, k8s, metrics, pem, timeutil
+from star_operator.backoff import Backoff
 from star_operator import constants as c
 from star_operator.csr_template import TemplateRequestError, Violation, check_csr
 from star_operator.csr_template import generate_key_and_csr
@@ -70,9 +71,9 @@ class OrderJob:
     body: Mapping[str, Any]
     recorder: st.StatusRecorder
     default_namespace: str
+    #: kopf's retry count: 0 on the first attempt.
     retry: int = 0
-    backoff_min: float = 1.0
-    backoff_max: float = 600.0
+    backoff: Backoff = Backoff()
     #: Whether the recorded owner of a Secret still exists (see :mod:`.secrets.ownership`).
     owner_exists: ownership.OwnerLookup = owner_lookup.exists
 
@@ -86,8 +87,8 @@ class OrderJob:
         return ownership.Claim(ownership.order_claimant(self.body), self.owner_exists)
 
     def delay(self) -> float:
-        """Exponential backoff in the configured bounds."""
-        return min(self.backoff_max, self.backoff_min * 2 ** min(self.retry, 20))
+        """How long to wait if this attempt fails (the operator's one backoff policy)."""
+        return self.backoff.delay(self.retry + 1)
 
 
 async def load_policy(job: OrderJob, template_name: str) -> TemplatePolicy:

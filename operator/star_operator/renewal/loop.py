@@ -90,7 +90,7 @@ class CertificateLoop:
     """Drives one StarCertificate; ``body`` is kopf's live view of the object."""
 
     def __init__(self, namespace: str, name: str, body: Mapping[str, Any], *,
-                 post_event: EventPoster, logger: logging.Logger | logging.LoggerAdapter,
+                 post_event: EventPoster, logger: logging.Logger | logging.LoggerAdapter[Any],
                  timing: schedule.Timing, owner_exists: ownership.OwnerLookup,
                  clock_skew: float = 5.0) -> None:
         self.namespace, self.name = namespace, name
@@ -204,7 +204,7 @@ class CertificateLoop:
         st = self.state
         now = timeutil.utcnow()
         st.failures += 1
-        delay = schedule.backoff(st.failures, lifetime=st.lifetime, timing=self.timing)
+        delay = self.timing.backoff.for_lifetime(st.lifetime).delay(st.failures)
         st.next_due = now + datetime.timedelta(seconds=delay)
         metrics.fetch_errors.labels(self.namespace, self.name, reason).inc()
         self.logger.warning("fetch failed (%s, attempt %d, retry in %.1fs): %s",

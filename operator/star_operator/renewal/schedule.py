@@ -7,8 +7,8 @@ Why this shape:
   publishes; fetching right then keeps renewal lag low.
 - Many StarCertificates ordered together would fetch in the same instant; a small random delay,
   bounded both absolutely and by a share of the lifetime, spreads them out (cert-manager #8402).
-- Backoff must scale with the lifetime: a 1-hour backoff is useless for a 10-second certificate
-  (cert-manager #1122, #4786), and a 1-second backoff hammers the CA for week-long ones.
+- Errors back off by the operator's one policy (:mod:`star_operator.backoff`), scaled to the
+  certificate's lifetime.
 """
 
 from __future__ import annotations
@@ -16,17 +16,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import random
-from typing import Protocol
 
+from star_operator.backoff import Backoff, Rng
 from star_operator.config import Config
 
 _EPS = datetime.timedelta(microseconds=1)
-
-
-class Rng(Protocol):
-    """The part of :class:`random.Random` we use (injectable for tests)."""
-
-    def uniform(self, a: float, b: float) -> float: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +39,11 @@ class Timing:
         return cls(jitter_max=cfg.fetch_jitter_max, jitter_fraction=cfg.fetch_jitter_fraction,
                    poll_min=cfg.poll_min, poll_max=cfg.poll_max,
                    backoff_min=cfg.backoff_min, backoff_max=cfg.backoff_max)
+
+    @property
+    def backoff(self) -> Backoff:
+        """The error backoff in these bounds (scale it with :meth:`Backoff.for_lifetime`)."""
+        return Backoff(first=self.backoff_min, cap=self.backoff_max)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,21 +111,3 @@ def next_fetch(now: datetime.datetime, fetched: Fetched, *, changed: bool,
     base = max(now, min(base, latest))
     return base + datetime.timedelta(seconds=jitter(lifetime, timing, rng))
 
-
-def backoff(attempt: int, *, lifetime: datetime.timedelta | None, timing: Timing = Timing(),
-            rng: Rng | None = None) -> float:
-    """Seconds to wait after the ``attempt``-th consecutive failure (1-based).
-
-    Exponential from a base of 1/100 of the lifetime (at least ``backoff_min``), capped at a
-    quarter of the lifetime and at ``backoff_max``, with up to 10 % random extra so that errors
-    shared by many objects (CA restart) do not synchronise their retries.
-    """
-    attempt = max(1, attempt)
-    if lifetime:
-        life = _seconds(lifetime)
-        base = max(timing.backoff_min, life / 100.0)
-        cap = max(timing.backoff_min, min(timing.backoff_max, life / 4.0))
-    else:  # nothing issued yet: start small, the CA may just be slow
-        base, cap = timing.backoff_min, timing.backoff_max
-    delay = min(cap, base * 2 ** min(attempt - 1, 30))
-    return delay * (1.0 + (rng or random).uniform(0.0, 0.1))

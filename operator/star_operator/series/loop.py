@@ -221,8 +221,9 @@ class SeriesLoop:
             await self._record(renewRequest=wanted)
         metrics.series_renewal_lag.observe(max(0.0, (self.clock() - due).total_seconds()))
         n, secret = series.get("certificates"), self.job.spec["secretName"]
+        renew_at = series.get("renewAt") or "never (end-date)"
         message = (f"emulated STAR series: certificate {n} (serial {series.get('serial')}) in "
-                   f"Secret {secret}; next ordered at {series.get('renewAt') or 'never (end-date)'} "
+                   f"Secret {secret}; next ordered at {renew_at} "
                    f"({series.get('renewBasis')})")
         if series.get("runsPastEndDate"):
             message += ("; the CA cannot shorten it, so this last certificate runs past the "
@@ -243,7 +244,7 @@ class SeriesLoop:
         series = self.series
         attempts = int(series.get("failures") or 0) + 1
         life = datetime.timedelta(seconds=int(series.get("issuedLifetime") or 0)) or None
-        delay = schedule.backoff(attempts, lifetime=life, timing=self.backoff_timing)
+        delay = self.backoff_timing.backoff.for_lifetime(life).delay(attempts)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after:
             delay = max(delay, min(retry_after, RETRY_AFTER_CAP))

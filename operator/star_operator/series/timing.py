@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import random
+
 from star_operator.config import Config
-from star_operator.renewal.schedule import Rng
+from star_operator.backoff import Rng
 
 ARI = "ARI"
 FRACTION = "Fraction"
@@ -70,7 +71,8 @@ def renewal_moment(not_before: datetime.datetime, not_after: datetime.datetime, 
             moment = start + (window.end - start) * rng.uniform(0.0, 1.0)
     else:
         basis = FRACTION
-        share = rng.uniform(timing.fraction - timing.spread / 2, timing.fraction + timing.spread / 2)
+        half = timing.spread / 2
+        share = rng.uniform(timing.fraction - half, timing.fraction + half)
         moment = max(now, not_before + (not_after - not_before) * share)
     if end_date is not None and (moment >= end_date or not_after >= end_date):
         return Plan(None, basis)

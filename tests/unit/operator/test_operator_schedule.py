@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import random
 
-from star_operator.renewal.schedule import Fetched, Timing, backoff, jitter, next_fetch
+from star_operator.renewal.schedule import Fetched, Timing, jitter, next_fetch
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
 NO_JITTER = Timing(jitter_max=0.0)
@@ -74,17 +74,3 @@ def test_jitter_is_bounded_absolutely_and_by_lifetime() -> None:
     values = {round(jitter(s(86400), timing, rng), 3) for _ in range(50)}
     assert len(values) > 40  # actually spread, not constant
 
-
-def test_backoff_scales_with_lifetime_and_is_capped() -> None:
-    class NoRng:
-        def uniform(self, a: float, b: float) -> float:
-            return a
-
-    timing = Timing(backoff_min=1.0, backoff_max=600.0)
-    short = [backoff(n, lifetime=s(10), timing=timing, rng=NoRng()) for n in range(1, 6)]
-    assert short == [1.0, 2.0, 2.5, 2.5, 2.5]  # capped at a quarter of a 10 s lifetime
-    week = [backoff(n, lifetime=s(7 * 86400), timing=timing, rng=NoRng()) for n in (1, 2, 10)]
-    assert week == [600.0, 600.0, 600.0]  # starts at lifetime/100, capped by backoff_max
-    day = backoff(1, lifetime=s(6000), timing=timing, rng=NoRng())
-    assert day == 60.0
-    assert backoff(3, lifetime=None, timing=timing, rng=NoRng()) == 4.0
