@@ -3,8 +3,6 @@ star-ca, CsrTemplates, the operator process), one namespace per module with its 
 and the front end itself serving that namespace over HTTPS."""
 from __future__ import annotations
 
-import base64
-import secrets
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,29 +16,11 @@ sys.path.insert(0, str(OPERATOR_TESTS))  # the operator conftest imports its hel
 
 from tests.integration.operator.conftest import (  # noqa: E402,F401
     crds, operator_process, star_ca, star_env)
-from tests.integration.operator.op_env import OperatorProcess, b64  # noqa: E402
+from tests.integration.operator.op_env import OperatorProcess  # noqa: E402
 
 from star_devenv.front_end import LocalFrontEnd  # noqa: E402
 from star_devenv.kubectl import Kubectl  # noqa: E402
-
-
-def mac_key() -> str:
-    """A fresh 256-bit MAC key as the DNO hands it out: base64url, no padding."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-
-
-def delegation(kubectl: Kubectl, ns: str, name: str, template: str, key_id: str, mac: str,
-               **spec: Any) -> None:
-    """The EAB Secret and the Delegation granting ``template`` to key id ``key_id``."""
-    kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                   "metadata": {"name": f"{name}-eab", "namespace": ns},
-                   "data": {"hmacKey": b64(mac)}})
-    kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "Delegation",
-                   "metadata": {"name": name, "namespace": ns},
-                   "spec": {"csrTemplateName": template,
-                            "externalAccountBinding": {
-                                "keyID": key_id, "hmacKeySecretRef": {"name": f"{name}-eab"}},
-                            **spec}})
+from star_devenv.two_clusters import delegation, mac_key  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")

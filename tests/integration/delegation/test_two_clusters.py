@@ -11,7 +11,6 @@ so and its Secret keeps the last certificate. Prints the two times issue #12 ask
 """
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from two_clusters_fixtures import cdn_ns, cdn_order, star_issuer, wait_rotations
 
 from star_devenv.front_end import LocalFrontEnd
 from star_devenv.kubectl import Kubectl
+from star_devenv.two_clusters import secrets_holding
 from star_operator import pem
 
 pytestmark = [pytest.mark.cluster, pytest.mark.dns]
@@ -41,13 +41,6 @@ def public_env(kubectl: Kubectl, crds: None, dns_server: Any) -> Iterator[StarEn
     with public_ca(dns_server, {"short": SHORT}) as ca, installed(StarEnv(
             kubectl, dns_server, ca, suffix=f"q{uuid.uuid4().hex[:5]}", profile="short")) as env:
         yield env
-
-
-def dno_secrets_hold(kubectl: Kubectl, needle: bytes) -> list[str]:
-    """Every Secret value in every namespace of the DNO's cluster that contains ``needle``."""
-    return [f"{s['metadata']['namespace']}/{s['metadata']['name']} {k}"
-            for s in kubectl.get_json("secrets", "--all-namespaces")["items"]
-            for k, v in (s.get("data") or {}).items() if needle in base64.b64decode(v or "")]
 
 
 def test_cdn_orders_through_the_front_end_and_the_dno_takes_it_back(
@@ -79,7 +72,7 @@ def test_cdn_orders_through_the_front_end_and_the_dno_takes_it_back(
     assert star_url.startswith(star_env.ca.directory_url.rsplit("/", 1)[0])  # the CA's, direct
     # The CDN's key is in the CDN's cluster only.
     assert key_material_in_cluster(kubectl, ns) == []
-    assert dno_secrets_hold(kubectl, key.strip()) == []
+    assert secrets_holding(kubectl, key.strip()) == []
 
     wait_rotations(cdn_kubectl, cdn_ns, "www")
     crt_now, key_now, _ = secret_tls(cdn_kubectl, cdn_ns, "www-tls")

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from star_devenv.kubectl import Kubectl
-from tests.integration.operator.op_env import b64, get
+from star_devenv.two_clusters import cdn_order, star_issuer  # noqa: F401
+from tests.integration.operator.op_env import get
 from tests.waiting import wait_for
 
 
@@ -30,34 +31,6 @@ def cdn_ns(cdn_kubectl: Kubectl, cdn_operator: Any) -> Iterator[str]:
     cdn_kubectl.run("delete", "starorders", "--all", "-n", name, "--timeout=60s", check=False,
                     timeout=90)
     cdn_kubectl.run("delete", "namespace", name, "--wait=false", check=False)
-
-
-def star_issuer(kubectl: Kubectl, ns: str, name: str, directory: str, key_id: str, mac: str,
-                roots: str | None = None) -> None:
-    """The EAB Secret (keyID, hmacKey), the roots Secret and the StarIssuer, as a CDN applies
-    what the DNO handed over."""
-    spec: dict[str, Any] = {"directoryURL": directory,
-                            "externalAccountBindingSecretRef": {"name": f"{name}-eab"}}
-    kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                   "metadata": {"name": f"{name}-eab", "namespace": ns},
-                   "data": {"keyID": b64(key_id), "hmacKey": b64(mac)}})
-    if roots:
-        kubectl.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                       "metadata": {"name": f"{name}-roots", "namespace": ns},
-                       "data": {"ca.crt": b64(roots)}})
-        spec["caBundleSecretRef"] = {"name": f"{name}-roots"}
-    kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "StarIssuer",
-                   "metadata": {"name": name, "namespace": ns}, "spec": spec})
-
-
-def cdn_order(kubectl: Kubectl, ns: str, name: str, issuer: str, names: list[str], *,
-              lifetime: str = "5s", duration: str = "1h") -> None:
-    """A StarOrder through the StarIssuer: only names, lifetime, duration, Secret."""
-    kubectl.apply({"apiVersion": "star.operator.dev/v1alpha1", "kind": "StarOrder",
-                   "metadata": {"name": name, "namespace": ns},
-                   "spec": {"issuerRef": {"name": issuer}, "dnsNames": names,
-                            "secretName": f"{name}-tls", "lifetime": lifetime,
-                            "duration": duration}})
 
 
 def wait_rotations(kubectl: Kubectl, ns: str, name: str, count: int = 3,
