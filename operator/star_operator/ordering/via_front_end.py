@@ -187,6 +187,10 @@ async def reconcile(job: OrderJob) -> None:
     except (ValueError, KeyError) as exc:
         await reject(job, "SpecInvalid", [Violation("spec", str(exc))])
         raise  # unreachable
+    if job.spec.get("star") is False:  # the client can (RFC 9115 §2.3.3); this path cannot yet
+        await reject(job, "SpecInvalid", [Violation(
+            "spec.star", "false (one ordinary certificate) is not supported with spec.issuerRef "
+                         "yet; a StarOrder through a front end is a STAR series")])
     front = await _front_end(job)
     order_url = rec.get("orderURL")
     if rec.phase == st.VALID and order_url:
