@@ -9,11 +9,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from star_devenv.demo import on_host, on_node
-from star_devenv.demo.common import say
+from star_devenv.demo import on_host, on_node, on_two_clusters
+from star_devenv.demo.common import TEARDOWN, say
 from star_devenv.node import missing_requirements
 
-HOST_LIFETIME, NODE_LIFETIME = 20, 30   # seconds
+HOST_LIFETIME, NODE_LIFETIME, TWO_CLUSTERS_LIFETIME = 20, 30, 10   # seconds
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -22,10 +22,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--node", action=argparse.BooleanOptionalAction, default=None,
                         help="run the chart on a real node with a CDN edge (default: when a "
                              "node can run here); --no-node: operator and CA as host processes")
+    parser.add_argument("--two-clusters", action="store_true",
+                        help="two organizations: the DNO delegates to a CDN with its own "
+                             "cluster over RFC 9115 (host processes, no node); prints what "
+                             "each side sees")
     parser.add_argument("--rotations", type=int, default=3, help="renewals to show")
     parser.add_argument("--lifetime", type=int, default=None,
                         help=f"certificate lifetime, s (default {HOST_LIFETIME}, on a node "
-                             f"{NODE_LIFETIME})")
+                             f"{NODE_LIFETIME}, --two-clusters {TWO_CLUSTERS_LIFETIME})")
     parser.add_argument("--ca-port", type=int, default=14000, help="0 = any free port")
     parser.add_argument("--dns-port", type=int, default=5353, help="0 = any free port")
     parser.add_argument("--edge-port", type=int, default=8443,
@@ -66,14 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)
     try:
-        node = choose_path(args)
         state_dir = Path(tempfile.mkdtemp(prefix="star-demo-"))
-        (on_node if node else on_host).run(args, state_dir)
+        if args.two_clusters:
+            if args.node:
+                raise RuntimeError("--two-clusters runs host processes only: no --node")
+            args.lifetime = args.lifetime or TWO_CLUSTERS_LIFETIME
+            on_two_clusters.run(args, state_dir)
+        else:
+            node = choose_path(args)
+            (on_node if node else on_host).run(args, state_dir)
     except KeyboardInterrupt:
         return 130
     except (TimeoutError, AssertionError, subprocess.SubprocessError, RuntimeError) as error:
         say(f"failed: {error}")
         return 1
+    finally:
+        TEARDOWN.done()
     return 0
 
 

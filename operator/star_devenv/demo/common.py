@@ -4,10 +4,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -16,6 +16,7 @@ from star_operator.acme import AcmeProblem, fetch_star_certificate
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -23,8 +24,9 @@ def say(message: str) -> None:
 
 
 class Teardown:
-    """One line per teardown step: the first announces the teardown, `done` says how long it
-    took. One per demo run (TEARDOWN), shared by the steps of both paths."""
+    """One line per teardown step: the first announces the teardown, `done` (called once, by
+    `main`, after every path's last step) says how long it took. One per demo run (TEARDOWN),
+    shared by the steps of all paths."""
 
     def __init__(self) -> None:
         self.started: float | None = None
@@ -74,7 +76,6 @@ def local_environment(state_dir: Path, settings: environment.EnvironmentSettings
         with signals_ignored():
             TEARDOWN.begin()
             environment.down(state_dir, TEARDOWN.step)
-            TEARDOWN.done()
 
 
 def example_documents(directory_url: str, dns_server: str,
@@ -91,6 +92,18 @@ def example_documents(directory_url: str, dns_server: str,
             if ca_bundle is not None:
                 doc["spec"]["acme"]["caBundleSecretRef"] = ca_bundle
     return docs
+
+
+def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
+    """``probe()``'s first non-None, non-False answer within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer is not None and answer is not False:
+            return answer
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(interval)
 
 
 def star_url_state(url: str, ca_bundle: str) -> str:

@@ -27,20 +27,29 @@ CRDS = REPO / "crds"
 
 
 @contextmanager
-def operator_process(kubeconfig: str, log_path: Path) -> Iterator[None]:
+def operator_process(kubeconfig: str, log_path: Path, who: str = "the operator"
+                     ) -> Iterator[None]:
+    """``star-operator --all-namespaces`` on the cluster ``kubeconfig`` names; ``who`` names it
+    in what the demo says (the two-cluster mode runs one per cluster)."""
     env = {**os.environ, "KUBECONFIG": kubeconfig, "STAR_OPERATOR_NAMESPACE": "star-operator"}
     script = Path(sys.executable).with_name("star-operator")
     proc = spawn([str(script), "--all-namespaces", "--verbose", "--metrics-port", "0"],
                  log_path, env=env)
-    say(f"operator running (pid {proc.pid}, log {log_path})")
+    say(f"{who} running (pid {proc.pid}, log {log_path})")
     try:
         yield
     except Exception:  # not on Ctrl-C: that is how the demo ends
-        say(f"operator log (last lines):\n{log_tail(log_path, 40)}")
+        say(f"{who}: log (last lines):\n{log_tail(log_path, 40)}")
         raise
     finally:
-        TEARDOWN.step(f"stopping the operator (pid {proc.pid})")
+        TEARDOWN.step(f"stopping {who} (pid {proc.pid})")
         stop_pid(proc.pid)
+
+
+def install_crds(kubectl: Kubectl) -> None:
+    """crds/ applied and Established: two kubectl calls, not two per CRD (startup time)."""
+    kubectl.run("apply", "-f", str(CRDS))
+    kubectl.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
 
 def certificate_of(kubectl: Kubectl, namespace: str, secret: str) -> x509.Certificate | None:
@@ -53,21 +62,24 @@ def certificate_of(kubectl: Kubectl, namespace: str, secret: str) -> x509.Certif
 
 
 def watch_rotations(kubectl: Kubectl, namespace: str, secret: str, rotations: int,
-                    started: float, deadline: float) -> None:
-    """One line per certificate the Secret holds, until `rotations` renewals were seen."""
-    seen: list[int] = []
+                    started: float, deadline: float, prefix: str = "",
+                    seen: list[int] | None = None) -> list[int]:
+    """One line per certificate the Secret holds (after ``prefix``), until `rotations` renewals
+    were seen; returns the serials, which a later call continues from as ``seen``."""
+    seen = [] if seen is None else seen
     while len(seen) <= rotations:
         cert = certificate_of(kubectl, namespace, secret)
         if cert is not None and (not seen or cert.serial_number != seen[-1]):
             seen.append(cert.serial_number)
             label = ("first certificate" if len(seen) == 1 else f"rotation {len(seen) - 1}")
             extra = f" ({time.monotonic() - started:.1f} s after apply)" if len(seen) == 1 else ""
-            say(f"{namespace}/{secret} {label:<17} serial={cert.serial_number:x} "
+            say(f"{prefix}{namespace}/{secret} {label:<17} serial={cert.serial_number:x} "
                 f"notBefore={cert.not_valid_before_utc:%H:%M:%S} "
                 f"notAfter={cert.not_valid_after_utc:%H:%M:%S}{extra}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"saw {len(seen)} certificate(s) before the deadline")
         time.sleep(0.5)
+    return seen
 
 
 def run(args: argparse.Namespace, state_dir: Path) -> None:
@@ -78,9 +90,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> None:
         say(f"control plane {env['api_url']}, CA {env['ca']['directory_url']}, "
             f"BIND 9 {env['dns']['server']}")
         say(f"export KUBECONFIG={env['kubeconfig']}   # to look around while it runs")
-        for crd in sorted(CRDS.glob("*.yaml")):
-            kubectl.run("apply", "-f", str(crd))
-        kubectl.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        install_crds(kubectl)
         with operator_process(env["kubeconfig"], state_dir / "operator.log"):
             docs = example_documents(env["ca"]["directory_url"], env["dns"]["server"])
             order = next(d for d in docs if d["kind"] == "StarOrder")
