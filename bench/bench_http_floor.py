@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import ipaddress
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -28,12 +30,11 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from bench_ca import cpu_seconds, machine
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from bench_ca import cpu_seconds, machine
 
 DOC = {"status": "valid", "expires": "2026-12-09T00:00:00Z", "identifiers": [
     {"type": "dns", "value": "b0123456789ab.bench.test"}],
@@ -44,12 +45,12 @@ DOC = {"status": "valid", "expires": "2026-12-09T00:00:00Z", "identifiers": [
 def self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), False)
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
             .sign(key, hashes.SHA256()))
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -116,7 +117,7 @@ def main() -> int:
             deadline = time.monotonic() + 30
             while True:  # the server is up once it accepts a connection
                 try:
-                    with __import__("socket").create_connection(("127.0.0.1", port), 0.2):
+                    with socket.create_connection(("127.0.0.1", port), 0.2):
                         break
                 except OSError:
                     if time.monotonic() > deadline or proc.poll() is not None:

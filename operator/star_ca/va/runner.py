@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class Validator:
     def __init__(self, config: Config, store: Store, dns: DnsClient) -> None:
         self.config, self.store, self.dns = config, store, dns
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Challenge | None]] = set()
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:

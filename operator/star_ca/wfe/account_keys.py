@@ -26,6 +26,6 @@ class AccountKeys:
         hit = self._keys.get(cache_key)
         if hit is not None:
             return hit[0]
-        key = jose.JWK.from_json(account.jwk)
+        key: jose.JWK = jose.JWK.from_json(account.jwk)  # type: ignore[assignment]
         self._keys.put(cache_key, key, FOREVER)
         return key

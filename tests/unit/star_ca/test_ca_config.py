@@ -5,7 +5,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-
 from star_ca.config import OPTIONS, Config, config_from_args, parse_hostport
 from star_ca.wfe.nonces import NonceStore
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from dns.rdtypes.ANY.CAA import CAA
-
+from star_ca.ttl_cache import TtlCache
 from star_ca.va.caa import CaaChecker
 from star_ca.va.resolver import DnsLookupError, DnsRefused
-from star_ca.ttl_cache import TtlCache
 
 ME = ("star-ca.test",)
 ACCT = "https://ca.test/acme/acct/1"

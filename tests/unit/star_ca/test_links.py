@@ -5,7 +5,6 @@ from typing import Any
 
 import josepy as jose
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from star_ca.db import Account
 from star_ca.links import Links, order_account_url
 from star_ca.services import Services
