@@ -218,8 +218,8 @@ def config_from_args(argv: Sequence[str] | None = None,
     values: dict[str, Any] = {}
     for o in OPTIONS:
         raw, source = getattr(args, _dest(o.flag)), o.flag
-        if raw is None:
-            raw, source = env.get(o.env), o.env
+        if raw is None:  # an empty variable counts as unset, as a Deployment renders "no value"
+            raw, source = env.get(o.env) or None, o.env
         if raw is None:
             continue
         try:

@@ -33,6 +33,8 @@ def test_bad_values_exit() -> None:
 
 def test_unset_means_the_dataclass_default() -> None:
     assert config_from_args(["serve"], {}) == Config()
+    empty = {o.env: "" for o in OPTIONS}
+    assert config_from_args(["serve"], empty) == Config()
     assert {o.field for o in OPTIONS} - {"listen"} <= {f.name for f in dataclasses.fields(Config)}
 
 
