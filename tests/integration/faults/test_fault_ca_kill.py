@@ -1,8 +1,8 @@
-"""``kill -9`` of star-ca during a renewal burst (many STAR series renewing every two seconds),
-restarted at once on the same database: no order is lost (every series runs to its end-date and
-every Secret ends on the CA's last certificate), no serial is issued twice or for two windows,
-no certificate outlives its order's end-date, and the Secrets only ever held certificates the CA
-recorded for that order, all for the key staged at the start."""
+"""``kill -9`` of star-ca during a renewal burst (many STAR series renewing every two seconds,
+the last ones still being issued), restarted at once on the same database: no order is lost
+(every series runs to its end-date and every Secret ends on the CA's last certificate), no
+serial is issued twice or for two windows, no certificate outlives its order's end-date, and
+the Secrets only ever held certificates the CA recorded for that order, all for one key."""
 from __future__ import annotations
 
 import collections
@@ -19,14 +19,13 @@ from star_devenv.dns import LocalDNS
 from star_devenv.kubectl import Kubectl
 from star_operator import timeutil
 from star_operator.verify import verify_certificate
-from tests.integration.operator.op_env import (StarEnv, _ca_query, get, installed,
-                                               wait_condition)
+from tests.integration.operator.op_env import StarEnv, _ca_query, get, installed
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.dns]
 
 ORDERS = 10
-LIFETIME, DURATION = 2, 14  # seconds: seven certificates per series
+LIFETIME, DURATION = 2, 20  # seconds: ten certificates per series
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +44,13 @@ def ca_certs(ca: LocalCA) -> dict[str, list[tuple[str, int, float, float, str]]]
     return out
 
 
+def valid_status(kubectl: Kubectl, ns: str, name: str) -> dict | None:
+    """The StarOrder's status once its order is valid (phase, not Ready: a series that reached
+    its end-date by now is no longer Ready)."""
+    status = (get(kubectl, "starorder", name, ns) or {}).get("status") or {}
+    return status if status.get("phase") == "Valid" else None
+
+
 def leaf_der(chain_pem: bytes | str) -> bytes:
     data = chain_pem.encode() if isinstance(chain_pem, str) else chain_pem
     return x509.load_pem_x509_certificates(data)[0].public_bytes(
@@ -60,21 +66,20 @@ def test_ca_killed_during_renewal_burst(kubectl: Kubectl, env: StarEnv, fault_ca
         for name in names:
             kubectl.apply(env.star_order(name, ns, [hosts[name]], lifetime=f"{LIFETIME}s",
                                          duration=f"{DURATION}s"))
-        orders = {n: wait_condition(kubectl, "starorder", n, ns, status="True",
-                                    reason="Issued", timeout=90)["status"] for n in names}
-        ids = {n: orders[n]["orderURL"].rsplit("/", 1)[1] for n in names}
-
-        # The burst: every series renewed at the CA since it was issued, and
+        # The burst: half the series renewing at the CA (certificate 0 at finalize, 1 signed
+        # ahead at once, so a third means a renewal), the rest renewing or still being issued;
         # the kill lands right after a renewal was committed, while others are due.
-        issued = {o: len(c) for o, c in ca_certs(fault_ca).items()}
-        wait_for(lambda: all(len(ca_certs(fault_ca)[ids[n]]) > issued[ids[n]]
-                             for n in names), 30, "every series to renew")
+        wait_for(lambda: sum(len(c) >= 3 for c in ca_certs(fault_ca).values()) >= ORDERS // 2,
+                 90, "half the series renewing")
         total = sum(len(c) for c in ca_certs(fault_ca).values())
         wait_for(lambda: sum(len(c) for c in ca_certs(fault_ca).values()) > total, 10,
                  "the next renewal")
         fault_ca.kill()
         fault_ca.start()
 
+        orders = {n: wait_for(lambda n=n: valid_status(kubectl, ns, n), 90, f"{n} Valid")
+                  for n in names}
+        ids = {n: orders[n]["orderURL"].rsplit("/", 1)[1] for n in names}
         for name in names:  # every series runs to its end-date through the restarted CA
             wait_for(lambda n=name: (get(kubectl, "starcertificate", n, ns) or {}).get(
                 "status", {}).get("state") == "EndDateReached", DURATION + 60,
