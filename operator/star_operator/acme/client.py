@@ -187,7 +187,8 @@ class AcmeClient:
 
         `delegation` (RFC 9115 §2.3.1) makes this an NDC's Order1 at the DNO's front end, under
         that delegation: with `auto_renewal` a STAR Order1, without it the ordinary variant of
-        RFC 9115 §2.3.3 (one certificate, fetched from the order's `certificate`).
+        RFC 9115 §2.3.3 (one certificate, fetched from the order's `certificate`, so the
+        order carries `allow-certificate-get: true`).
 
         Refuses a STAR order up front if the directory does not advertise `auto-renewal`,
         since a non-STAR CA would silently issue one ordinary certificate instead. `profile`
@@ -214,6 +215,8 @@ class AcmeClient:
             payload["notAfter"] = format_rfc3339(not_after)
         if delegation:
             payload["delegation"] = delegation
+            if auto_renewal is None:  # RFC 9115 §2.3.3: the NDC fetches it, never the DNO
+                payload["allow-certificate-get"] = True
         resp, doc = await self.transport.post_json(directory.new_order, payload)
         if not resp.location:
             raise AcmeProtocolError(f"{directory.new_order} returned no order Location")

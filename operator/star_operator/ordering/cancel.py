@@ -109,6 +109,10 @@ async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
             rec.post_event("Warning", "ForceDeleted",
                            f"{c.FORCE_DELETE_ANNOTATION} set: STAR order {order_url}: "
                            f"{consequence}")
+    elif via_front_end.nothing_to_cancel(job.spec, rec.status):
+        rec.post_event("Normal", "NothingToCancel", "an ordinary certificate (spec.star false) "
+                       "has no STAR order to cancel; it stays valid until it expires unless "
+                       "the DNO revokes it")
     elif order_url and rec.get("orderState") not in DEAD_STATES:
         emulated = rec.get("mode") in capabilities.SELF_ORDERED
         try:

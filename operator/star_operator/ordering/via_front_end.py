@@ -14,6 +14,14 @@ The same resumable steps as :mod:`.issuance`, with the DNO's part done by the DN
 5. the ``star-certificate`` URL into status and the owned StarCertificate, which keeps the
    Secret current from it as for any StarOrder.
 
+``spec.star: false`` is RFC 9115 §2.3.3's ordinary variant (mode ``Ordinary``, recorded with
+``newOrderAt`` so a resume knows the kind): Order1 without ``auto-renewal``, and in step 5 its
+one certificate downloaded from Order1's ``certificate`` URL (POST-as-GET) and installed with
+the staged key by the same verify-and-write as an emulated series' (:mod:`star_operator.series.
+install`); ``status.certificateURL`` and ``notAfter`` recorded, nothing ordered after it, and
+nothing to cancel on deletion or ``spec.canceled`` (:func:`nothing_to_cancel`): the certificate
+lives until it expires unless the DNO revokes it.
+
 Deletion and ``spec.canceled`` cancel Order1 (:mod:`.cancel`, whose client comes from
 :func:`client_for_order`). The CSR is judged locally against the template first, so a name
 the template has no room for never reaches the front end; what only the DNO can judge (its
@@ -24,6 +32,7 @@ front end's problem (field named) in Ready, phase Failed: a spec edit starts a n
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
@@ -32,15 +41,21 @@ from cryptography.hazmat.primitives import serialization
 from star_operator import acme, metrics, timeutil
 from star_operator.csr_template import (DomainPolicy, TemplateRequestError, Violation,
                                         generate_key_and_csr)
-from star_operator.ordering import accounts, adopt, issuers, readiness, request, status as st
+from star_operator.ordering import (accounts, adopt, capabilities, issuers, readiness, request,
+                                    status as st)
 from star_operator.ordering.issuance import (RECHECK_DELAY, OrderJob, Retry, claim_secret,
                                              ensure_certificate, reject, stored_request)
 from star_operator.ordering.issuance import _ready_valid as ready_valid  # one Ready rule
 from star_operator.ordering.issuers import FrontEnd, IssuerError, connect, load_issuer
-
-__all__ = ["IssuerError", "applies", "client_for_order", "order1_gone", "reconcile"]
+from star_operator.renewal.fetcher import CycleError
 from star_operator.secrets import ownership, writer
+from star_operator.series import install
 
+__all__ = ["IssuerError", "applies", "client_for_order", "nothing_to_cancel", "order1_gone",
+           "reconcile"]
+
+#: Clock tolerance of the ordinary certificate's check (that of a series' certificates).
+CLOCK_SKEW = 5.0
 #: Problems of a finalize that end Order1 (RFC 9115 §2.3.2, RFC 8555 §7.4).
 REFUSALS = frozenset({"badCSR", "rejectedIdentifier", "unknownDelegation", "unauthorized",
                       "malformed", "caa"})
@@ -49,6 +64,34 @@ REFUSALS = frozenset({"badCSR", "rejectedIdentifier", "unknownDelegation", "unau
 def applies(spec: Mapping[str, Any]) -> bool:
     """Whether this StarOrder orders through a front end (``spec.issuerRef``)."""
     return bool(spec.get("issuerRef"))
+
+
+def mode_of(spec: Mapping[str, Any]) -> str:
+    """``Ordinary`` for ``spec.star: false`` (one certificate), else ``Native``: whether the
+    DNO's CA has STAR or the front end emulates it is the DNO's business, never the CDN's."""
+    return capabilities.ORDINARY if spec.get("star") is False else capabilities.NATIVE
+
+
+def settled(status: Mapping[str, Any]) -> bool:
+    """Whether an ordinary Order1's certificate is installed: then nothing is ever done again
+    (no renewal, no re-download), whatever happens to the Secret or the front end."""
+    return (status.get("mode") == capabilities.ORDINARY and status.get("phase") == st.VALID
+            and bool(status.get("certificateURL")))
+
+
+def nothing_to_cancel(spec: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """A CDN's ordinary Order1: there is no STAR order to cancel, and the CDN cannot revoke at
+    the DNO's CA; deletion and ``spec.canceled`` end nothing (the DNO may revoke)."""
+    return applies(spec) and status.get("mode") == capabilities.ORDINARY
+
+
+def order1_renewal(req: request.OrderRequest, mode: str) -> acme.AutoRenewal | None:
+    """Order1's ``auto-renewal`` object; None for the ordinary variant (RFC 9115 §2.3.3)."""
+    if mode == capabilities.ORDINARY:
+        return None
+    return acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
+                            start_date=req.start_date, lifetime_adjust=req.lifetime_adjust,
+                            allow_certificate_get=True)
 
 
 async def client_for_order(job: OrderJob) -> acme.AcmeClient:
@@ -150,12 +193,10 @@ async def place_order1(job: OrderJob, front: FrontEnd, req: request.OrderRequest
             await rec.record(orderURL=found.url, orderState=found.status, phase=st.ORDERED,
                              accountURL=client.account_url, newOrderAt=None)
             return found
-    renewal = acme.AutoRenewal(end_date=req.end_date, lifetime=req.lifetime,
-                               start_date=req.start_date, lifetime_adjust=req.lifetime_adjust,
-                               allow_certificate_get=True)
-    await rec.record(newOrderAt=timeutil.format_time(timeutil.utcnow()))
+    mode = mode_of(job.spec)
+    await rec.record(newOrderAt=timeutil.format_time(timeutil.utcnow()), mode=mode)
     with metrics.time_acme("new-order"):
-        order = await client.new_order(list(req.names), renewal,
+        order = await client.new_order(list(req.names), order1_renewal(req, mode),
                                        delegation=front.delegation.url)
     await rec.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
                      accountURL=client.account_url, newOrderAt=None)
@@ -181,16 +222,14 @@ async def reconcile(job: OrderJob) -> None:
     if rec.phase == st.FAILED:
         await rec.record(phase=st.PENDING, orderURL=None, orderState=None, csr=None,
                          ordered=None, startDate=None, endDate=None, starCertificateURL=None,
-                         newOrderAt=None, violations=None)
+                         newOrderAt=None, violations=None, mode=None, certificateURL=None)
     try:
         req = request.build_request(job.spec, timeutil.utcnow(), rec.get("endDate"))
     except (ValueError, KeyError) as exc:
         await reject(job, "SpecInvalid", [Violation("spec", str(exc))])
         raise  # unreachable
-    if job.spec.get("star") is False:  # the client can (RFC 9115 §2.3.3); this path cannot yet
-        await reject(job, "SpecInvalid", [Violation(
-            "spec.star", "false (one ordinary certificate) is not supported with spec.issuerRef "
-                         "yet; a StarOrder through a front end is a STAR series")])
+    if settled(rec.status):
+        return  # one ordinary certificate, installed: nothing is ever ordered after it
     front = await _front_end(job)
     order_url = rec.get("orderURL")
     if rec.phase == st.VALID and order_url:
@@ -233,7 +272,9 @@ def _issuer_name(job: OrderJob) -> Any:
 async def _settle(job: OrderJob, front: FrontEnd, req: request.OrderRequest,
                   order: acme.Order) -> None:
     rec = job.recorder
-    if order.status == "valid" and order.star_certificate:
+    if order.status == "valid" and order.certificate and rec.get("mode") == capabilities.ORDINARY:
+        await _install_ordinary(job, front, req, order, order.certificate)
+    elif order.status == "valid" and order.star_certificate:
         ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
         await rec.ready(ready, reason, message, starCertificateURL=order.star_certificate,
                         orderState=order.status, phase=st.VALID, lastError=None,
@@ -254,3 +295,27 @@ async def _settle(job: OrderJob, front: FrontEnd, req: request.OrderRequest,
     else:
         await rec.record(orderState=order.status)
         raise Retry(f"Order1 still {order.status}", job.delay())
+
+
+async def _install_ordinary(job: OrderJob, front: FrontEnd, req: request.OrderRequest,
+                            order: acme.Order, url: str) -> None:
+    """The one certificate of an ordinary Order1: downloaded, verified against the staged key
+    and the StarIssuer's roots, written with it; a failure leaves the Secret as it was and is
+    retried (Order1 stays recorded, so nothing is ordered again)."""
+    target = install.Target(namespace=job.namespace, order_name=job.name,
+                            secret_name=job.spec["secretName"], names=req.names,
+                            issuer_name=job.spec["issuerRef"]["name"], ca_pem=front.ca_pem,
+                            claim=job.claim)
+    try:
+        cert = await install.install(front.client, url, target, clock_skew=CLOCK_SKEW)
+    except (CycleError, acme.AcmeError) as exc:
+        reason, message = ((exc.reason, exc.message) if isinstance(exc, CycleError)
+                           else ("FrontEndError", f"delegation front end: {exc}"))
+        await job.recorder.ready(False, reason, message, event="Warning", lastError=message)
+        raise Retry(message, job.delay()) from exc
+    message = (f"one ordinary certificate (spec.star false), serial {cert.serial}, in Secret "
+               f"{job.spec['secretName']}; nothing is ordered after it")
+    await job.recorder.ready(True, readiness.ISSUED, message, event="Normal", phase=st.VALID,
+                             orderState=order.status, certificateURL=url,
+                             notAfter=timeutil.format_time(cert.not_after),
+                             lastError=None, certificateName=None)

@@ -148,6 +148,7 @@ async def test_ordinary_order1_has_no_auto_renewal(front: FakeFrontEnd) -> None:
     finally:
         await client.close()
     assert "auto-renewal" not in front.orders[0]
+    assert front.orders[0]["allow-certificate-get"] is True  # RFC 9115 §2.3.3
     assert (final.certificate, final.star_certificate) == (front.url("/cert"), None)
 
 

@@ -88,7 +88,8 @@ def test_marker_then_newOrder_then_url() -> None:
     order = _run(rec, client)
     assert [p["delegation"] for p in client.placed] == [DELEGATION]
     assert client.placed[0]["auto-renewal"]["lifetime"] == 300
-    assert list(rec.history[0]) == ["newOrderAt"]
+    assert rec.history[0].keys() == {"newOrderAt", "mode"}  # the kind known before newOrder
+    assert rec.history[0]["mode"] == "Native"
     assert rec.status["orderURL"] == order.url and "newOrderAt" not in rec.status
 
 
