@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,22 +111,21 @@ def run(args: argparse.Namespace, state_dir: Path) -> None:
             delegate(args, dno, cdn, env, root)
 
 
-def delegate(args: argparse.Namespace, dno: Kubectl, cdn: Kubectl, env: dict[str, Any],
-             root: str) -> None:
-    grant = yaml.safe_load((EXAMPLES / "delegation.yaml").read_text())
-    ns, name = grant["metadata"]["namespace"], grant["metadata"]["name"]
-    spec = dict(grant["spec"])
+def grant(dno: Kubectl, env: dict[str, Any], delegation: dict[str, Any], mac: str) -> None:
+    """The DNO's side: the example CsrTemplate (its namespaces plus the Delegation's, where the
+    front end's StarOrders go), the Delegation of examples/delegation.yaml and its EAB Secret."""
+    ns, name = delegation["metadata"]["namespace"], delegation["metadata"]["name"]
+    spec = dict(delegation["spec"])
     template, key_id = spec.pop("csrTemplateName"), spec.pop("externalAccountBinding")["keyID"]
     # Not the example's cname-map: its target (the CDN's zone) has no DNS server here, and
     # star-ca's CAA check follows the CNAME there and fails.
     cname_map = spec.pop("cnameMap", {})
-    docs = [d for d in example_documents(env["ca"]["directory_url"], env["dns"]["server"])
-            if d["kind"] == "CsrTemplate"]
-    docs[0]["spec"]["allowedNamespaces"].append(ns)   # where the front end's StarOrders go
-    for doc in docs:
-        dno.apply(doc)
-    dno.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    mac = two_clusters.mac_key()
+    (csr_template,) = [d for d in example_documents(env["ca"]["directory_url"],
+                                                    env["dns"]["server"])
+                       if d["kind"] == "CsrTemplate"]
+    csr_template["spec"]["allowedNamespaces"].append(ns)
+    two_clusters.apply_all(dno, [
+        csr_template, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
     two_clusters.delegation(dno, ns, name, template, key_id, mac, **spec)
     say(f"{DNO}applied CsrTemplate {template} and Delegation {ns}/{name} (examples/): key id "
         f"{key_id}, a fresh MAC key in Secret {ns}/{name}-eab, handed to the CDN out of band")
@@ -133,71 +133,116 @@ def delegate(args: argparse.Namespace, dno: Kubectl, cdn: Kubectl, env: dict[str
         say(f"{DNO}(without the example's cnameMap {cname_map}: no DNS server for the CDN's "
             f"zone here, and the CA's CAA check would follow the CNAME)")
 
-    with front_end(env["kubeconfig"], ns) as fe:
-        said = poll(lambda: condition(dno, "delegation", name, ns).get("status") == "True"
-                    and condition(dno, "delegation", name, ns), 60, "the Delegation Ready")
-        say(f"{DNO}Delegation {ns}/{name} Ready ({said.get('reason')}): no account bound yet")
 
-        issuer_doc, order_doc = (d for d in yaml.safe_load_all(
-            (EXAMPLES / "cdn-star-issuer.yaml").read_text()) if d["kind"] != "Secret")
-        cdn_ns, issuer = issuer_doc["metadata"]["namespace"], issuer_doc["metadata"]["name"]
-        order = order_doc["metadata"]["name"]
-        secret = f"{order}-tls"
-        cdn.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": cdn_ns}})
-        started = time.monotonic()
-        two_clusters.star_issuer(cdn, cdn_ns, issuer, fe.directory_url, key_id, mac,
-                                 roots=fe.ca_pem + root)
-        two_clusters.cdn_order(cdn, cdn_ns, order, issuer, CDN_NAMES,
-                               lifetime=f"{args.lifetime}s", duration="1h")
-        say(f"{CDN}applied StarIssuer {cdn_ns}/{issuer} (the front end's URL, key id {key_id} "
-            f"+ MAC key in Secret {issuer}-eab) and StarOrder {cdn_ns}/{order} for "
-            f"{', '.join(CDN_NAMES)} (lifetime {args.lifetime} s)")
-        said = poll(lambda: condition(cdn, "starissuer", issuer, cdn_ns).get("status") == "True"
-                    and condition(cdn, "starissuer", issuer, cdn_ns), 60, "the StarIssuer Ready")
-        say(f"{CDN}StarIssuer {cdn_ns}/{issuer} Ready ({said.get('reason')}): {said.get('message')}")
-        account = poll(lambda: (dno.get_json("delegation", name, "-n", ns).get("status") or {})
-                       .get("account"), 60, "the Delegation's account")
-        say(f"{DNO}Delegation {ns}/{name} bound to the CDN's account {account['url']} "
-            f"(key id {account.get('keyID')}, thumbprint {account.get('thumbprint')})")
+@dataclass(frozen=True)
+class Names:
+    """Where each side's objects are: the Delegation in the DNO's cluster (examples/
+    delegation.yaml), the StarIssuer and StarOrder in the CDN's (examples/cdn-star-issuer.yaml)."""
 
-        deadline = started + 60 + args.lifetime * (args.rotations + 2)
-        seen = watch_rotations(cdn, cdn_ns, secret, 0, started, deadline, CDN)
-        show_dno_order(dno, cdn, ns, name, cdn_ns, secret)
-        watch_rotations(cdn, cdn_ns, secret, args.rotations, started, deadline, CDN, seen)
+    ns: str
+    delegation: str
+    key_id: str
+    cdn_ns: str
+    issuer: str
+    order: str
 
-        star_url = cdn.get_json("starorder", order, "-n", cdn_ns)["status"]["starCertificateURL"]
-        say(f"{CDN}star-certificate URL (the CA's, fetched directly): {star_url}")
-        say(f"{DNO}deleting Delegation {ns}/{name}: its StarOrders go, each cancelled at the CA")
-        deleted = time.monotonic()
-        dno.run("delete", "delegation", name, "-n", ns, "--timeout=60s", timeout=90)
-        answer = poll(lambda: (a := star_url_state(star_url, root)).startswith("403") and a,
-                      60, "the CA refusing the next certificate")
-        say(f"{DNO}Delegation gone; star-certificate URL now answers: {answer} "
-            f"({time.monotonic() - deleted:.1f} s after the delete began)")
-        said = poll(lambda: (c := condition(cdn, "starorder", order, cdn_ns)).get("reason")
-                    == "Canceled" and c, 60 + 2 * args.lifetime, "the CDN's StarOrder Canceled")
-        say(f"{CDN}StarOrder {cdn_ns}/{order} Ready={said['status']} {said['reason']}: "
-            f"{said.get('message')}")
-        data = cdn.get_json("secret", secret, "-n", cdn_ns)["data"]
-        last = x509.load_pem_x509_certificate(base64.b64decode(data["tls.crt"]))
-        say(f"{CDN}Secret {cdn_ns}/{secret} keeps serial={last.serial_number:x} (the last "
-            f"certificate); it expires at {last.not_valid_after_utc:%H:%M:%S} and is not renewed")
-        wait_for_ctrl_c(args.interactive)
+    @property
+    def secret(self) -> str:
+        return f"{self.order}-tls"
 
 
-def show_dno_order(dno: Kubectl, cdn: Kubectl, ns: str, name: str, cdn_ns: str,
-                   secret: str) -> None:
+def delegate(args: argparse.Namespace, dno: Kubectl, cdn: Kubectl, env: dict[str, Any],
+             root: str) -> None:
+    delegation = yaml.safe_load((EXAMPLES / "delegation.yaml").read_text())
+    issuer, order = (d for d in yaml.safe_load_all(
+        (EXAMPLES / "cdn-star-issuer.yaml").read_text()) if d["kind"] != "Secret")
+    names = Names(delegation["metadata"]["namespace"], delegation["metadata"]["name"],
+                  delegation["spec"]["externalAccountBinding"]["keyID"],
+                  issuer["metadata"]["namespace"], issuer["metadata"]["name"],
+                  order["metadata"]["name"])
+    mac = two_clusters.mac_key()
+    # The front end starts (~5 s of imports) while the DNO's objects are applied.
+    with ThreadPoolExecutor(1) as pool:
+        granted = pool.submit(grant, dno, env, delegation, mac)
+        with front_end(env["kubeconfig"], names.ns) as fe:
+            granted.result()
+            said = poll(lambda: condition(dno, "delegation", names.delegation, names.ns)
+                        .get("status") == "True"
+                        and condition(dno, "delegation", names.delegation, names.ns), 60,
+                        "the Delegation Ready")
+            say(f"{DNO}Delegation {names.ns}/{names.delegation} Ready ({said.get('reason')}): "
+                f"no account bound yet")
+            cdn_orders(args, dno, cdn, names, fe.directory_url, fe.ca_pem + root, mac)
+            take_back(args, dno, cdn, names, root)
+            wait_for_ctrl_c(args.interactive)
+
+
+def cdn_orders(args: argparse.Namespace, dno: Kubectl, cdn: Kubectl, names: Names,
+               directory_url: str, roots: str, mac: str) -> None:
+    """The CDN applies its StarIssuer and StarOrder; each side says what it sees until the
+    CDN's Secret has held ``args.rotations`` renewals."""
+    n = names
+    cdn.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n.cdn_ns}})
+    started = time.monotonic()
+    two_clusters.star_issuer(cdn, n.cdn_ns, n.issuer, directory_url, n.key_id, mac,
+                             roots=roots)
+    two_clusters.cdn_order(cdn, n.cdn_ns, n.order, n.issuer, CDN_NAMES,
+                           lifetime=f"{args.lifetime}s", duration="1h")
+    say(f"{CDN}applied StarIssuer {n.cdn_ns}/{n.issuer} (the front end's URL, key id "
+        f"{n.key_id} + MAC key in Secret {n.issuer}-eab) and StarOrder {n.cdn_ns}/{n.order} "
+        f"for {', '.join(CDN_NAMES)} (lifetime {args.lifetime} s)")
+    said = poll(lambda: condition(cdn, "starissuer", n.issuer, n.cdn_ns).get("status") == "True"
+                and condition(cdn, "starissuer", n.issuer, n.cdn_ns), 60, "the StarIssuer Ready")
+    say(f"{CDN}StarIssuer {n.cdn_ns}/{n.issuer} Ready ({said.get('reason')}): "
+        f"{said.get('message')}")
+    account = poll(lambda: (dno.get_json("delegation", n.delegation, "-n", n.ns).get("status")
+                            or {}).get("account"), 60, "the Delegation's account")
+    say(f"{DNO}Delegation {n.ns}/{n.delegation} bound to the CDN's account {account['url']} "
+        f"(key id {account.get('keyID')}, thumbprint {account.get('thumbprint')})")
+
+    deadline = started + 60 + args.lifetime * (args.rotations + 2)
+    seen = watch_rotations(cdn, n.cdn_ns, n.secret, 0, started, deadline, CDN)
+    show_dno_order(dno, cdn, n)
+    watch_rotations(cdn, n.cdn_ns, n.secret, args.rotations, started, deadline, CDN, seen)
+
+
+def take_back(args: argparse.Namespace, dno: Kubectl, cdn: Kubectl, names: Names,
+              root: str) -> None:
+    """The DNO deletes the Delegation: the CA refuses the next certificate, the CDN's
+    StarOrder says why, its Secret keeps the last certificate."""
+    n = names
+    star_url = cdn.get_json("starorder", n.order, "-n", n.cdn_ns)["status"]["starCertificateURL"]
+    say(f"{CDN}star-certificate URL (the CA's, fetched directly): {star_url}")
+    say(f"{DNO}deleting Delegation {n.ns}/{n.delegation}: its StarOrders go, each cancelled at "
+        f"the CA")
+    deleted = time.monotonic()
+    dno.run("delete", "delegation", n.delegation, "-n", n.ns, "--timeout=60s", timeout=90)
+    answer = poll(lambda: (a := star_url_state(star_url, root)).startswith("403") and a,
+                  60, "the CA refusing the next certificate")
+    say(f"{DNO}Delegation gone; star-certificate URL now answers: {answer} "
+        f"({time.monotonic() - deleted:.1f} s after the delete began)")
+    said = poll(lambda: (c := condition(cdn, "starorder", n.order, n.cdn_ns)).get("reason")
+                == "Canceled" and c, 60 + 2 * args.lifetime, "the CDN's StarOrder Canceled")
+    say(f"{CDN}StarOrder {n.cdn_ns}/{n.order} Ready={said['status']} {said['reason']}: "
+        f"{said.get('message')}")
+    data = cdn.get_json("secret", n.secret, "-n", n.cdn_ns)["data"]
+    last = x509.load_pem_x509_certificate(base64.b64decode(data["tls.crt"]))
+    say(f"{CDN}Secret {n.cdn_ns}/{n.secret} keeps serial={last.serial_number:x} (the last "
+        f"certificate); it expires at {last.not_valid_after_utc:%H:%M:%S} and is not renewed")
+
+
+def show_dno_order(dno: Kubectl, cdn: Kubectl, n: Names) -> None:
     """What the DNO's cluster holds for the CDN's order: a StarOrder with the CDN's CSR (the
     CDN's public key), and nowhere the CDN's private key."""
-    (order,) = dno.get_json("starorders", "-n", ns, "-l",
-                            f"star.operator.dev/delegation={name}")["items"]
+    (order,) = dno.get_json("starorders", "-n", n.ns, "-l",
+                            f"star.operator.dev/delegation={n.delegation}")["items"]
     csr = x509.load_pem_x509_csr(order["spec"]["csr"].encode())
-    key = tls_key(cdn, cdn_ns, secret)
+    key = tls_key(cdn, n.cdn_ns, n.secret)
     cdn_public = serialization.load_pem_private_key(key, None).public_key()
     same = "the key in the CDN's Secret" if fingerprint(csr.public_key()) == \
         fingerprint(cdn_public) else "NOT the CDN's key"
     status = order.get("status") or {}
-    say(f"{DNO}StarOrder {ns}/{order['metadata']['name']} (made by the front end): dnsNames="
+    say(f"{DNO}StarOrder {n.ns}/{order['metadata']['name']} (made by the front end): dnsNames="
         f"{','.join(order['spec']['dnsNames'])}, spec.csr from the CDN with public key "
         f"{fingerprint(csr.public_key())} ({same}); Order2 {status.get('orderURL')} "
         f"{status.get('orderState')}")
