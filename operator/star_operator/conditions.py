@@ -85,12 +85,18 @@ def same_condition(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def ready_patch(status: Mapping[str, Any] | None, ready: bool | str, reason: str,
-                message: str = "", *, observed_generation: int | None = None,
-                **fields: Any) -> dict[str, Any]:
-    """A status merge patch setting the Ready condition plus any extra top-level fields."""
-    old = (status or {}).get("conditions")
-    cond = make_condition(READY, ready, reason, message, observed_generation=observed_generation)
-    patch: dict[str, Any] = dict(fields)
-    patch["conditions"] = set_condition(old, cond)
+def ready_update(status: Mapping[str, Any] | None, ready: bool | str, reason: str,
+                 message: str = "", *, generation: int | None,
+                 fields: Mapping[str, Any] | None = None,
+                 type_: str = READY) -> dict[str, Any] | None:
+    """The status merge patch setting condition ``type_`` (plus ``fields`` and
+    ``observedGeneration``), or None when it would change nothing: periodic re-checks then cost
+    no write and post no Event."""
+    status = status or {}
+    cond = make_condition(type_, ready, reason, message, observed_generation=generation)
+    patch: dict[str, Any] = {**(fields or {}), "observedGeneration": generation}
+    if same_condition(get_condition(status.get("conditions"), type_), cond) and all(
+            status.get(k) == v for k, v in patch.items()):
+        return None
+    patch["conditions"] = set_condition(status.get("conditions"), cond)
     return patch

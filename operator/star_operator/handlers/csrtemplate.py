@@ -3,11 +3,12 @@ its CAA records when it asks for them (``spec.caa``)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import kopf
 
-from star_operator import acme, conditions, config, events, k8s
+from star_operator import acme, config, events, k8s, reporting
 from star_operator import constants as c
 from star_operator.backoff import Backoff
 from star_operator.handlers import transient
@@ -18,17 +19,12 @@ from star_operator.zone_records import caa_keeper
 
 async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
                   event: str | None = None, **fields: Any) -> None:
-    status = body.get("status") or {}
-    generation = body.get("metadata", {}).get("generation")
-    cond = conditions.make_condition(conditions.READY, ready, reason, message,
-                                     observed_generation=generation)
-    unchanged = conditions.same_condition(
-        conditions.get_condition(status.get("conditions"), conditions.READY), cond)
-    fields.update(conditions=conditions.set_condition(status.get("conditions"), cond),
-                  observedGeneration=generation)
-    await k8s.patch_status(c.CSRTEMPLATE_PLURAL, None, body["metadata"]["name"], fields)
-    if event and not unchanged:
-        events.poster(body)(event, reason, message)
+    """Ready (plus fields) in status, and an Event of type ``event`` when that changed."""
+    write = functools.partial(k8s.patch_status, c.CSRTEMPLATE_PLURAL, None,
+                              body["metadata"]["name"])
+    await reporting.report(body.get("status"), ready, reason, message,
+                           generation=body.get("metadata", {}).get("generation"), write=write,
+                           post_event=events.poster(body), event=event, fields=fields)
 
 
 @kopf.on.resume(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")

@@ -4,12 +4,13 @@ usable, and end everything when it is deleted; the front end does the protocol."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from star_operator import conditions, events, k8s
+from star_operator import events, k8s, reporting
 from star_operator import constants as c
 from star_operator.delegation.readiness import Verdict, assess
 from star_operator.handlers import transient
@@ -55,19 +56,13 @@ async def reconcile(body: kopf.Body, old: Any = None, **_: Any) -> None:
             else None
         verdict = await _publish(spec, (old or {}).get("spec") if old else None,
                                  assess(body, template, secret))
-        status = body.get("status") or {}
-        generation = meta.get("generation")
-        patch = conditions.ready_patch(status, verdict.ready, verdict.reason, verdict.message,
-                                       observed_generation=generation,
-                                       observedGeneration=generation)
-        old_cond = conditions.get_condition(status.get("conditions"), conditions.READY)
-        new = conditions.get_condition(patch["conditions"], conditions.READY) or {}
-        changed = not conditions.same_condition(old_cond, new) \
-            or status.get("observedGeneration") != generation
-        if changed:  # the 30 s recheck writes only when something changed
-            await k8s.patch_status(c.DELEGATION_PLURAL, meta["namespace"], meta["name"], patch)
-    if changed and not verdict.ready:
-        events.poster(body)("Warning", verdict.reason, verdict.message)
+        # The 30 s recheck writes (and warns) only when something changed.
+        write = functools.partial(k8s.patch_status, c.DELEGATION_PLURAL, meta["namespace"],
+                                  meta["name"])
+        await reporting.report(body.get("status"), verdict.ready, verdict.reason,
+                               verdict.message, generation=meta.get("generation"), write=write,
+                               post_event=events.poster(body),
+                               event=None if verdict.ready else "Warning")
 
 
 async def _cancel_orders(meta: Mapping[str, Any], logger: kopf.Logger) -> None:

@@ -7,11 +7,12 @@ accepted, which delegation is in use and what its CSR template allows.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import kopf
 
-from star_operator import acme, conditions, config, events, k8s
+from star_operator import acme, config, events, k8s, reporting
 from star_operator import constants as c
 from star_operator.backoff import Backoff
 from star_operator.handlers import transient
@@ -24,18 +25,13 @@ RECHECK_DELAY = 300.0
 async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
                   **fields: Any) -> None:
     """Ready (plus fields) in status; a Warning Event when a refusal is new."""
-    meta, status = body["metadata"], body.get("status") or {}
-    cond = conditions.make_condition(conditions.READY, ready, reason, message,
-                                     observed_generation=meta.get("generation"))
-    old = conditions.get_condition(status.get("conditions"), conditions.READY)
-    if conditions.same_condition(old, cond) and all(status.get(k) == v
-                                                    for k, v in fields.items()):
-        return
-    await k8s.patch_status(c.STARISSUER_PLURAL, meta["namespace"], meta["name"], {
-        **fields, "observedGeneration": meta.get("generation"),
-        "conditions": conditions.set_condition(status.get("conditions"), cond)})
-    if not ready:
-        events.poster(body)("Warning", reason, message)
+    meta = body["metadata"]
+    write = functools.partial(k8s.patch_status, c.STARISSUER_PLURAL, meta["namespace"],
+                              meta["name"])
+    await reporting.report(body.get("status"), ready, reason, message,
+                           generation=meta.get("generation"), write=write,
+                           post_event=events.poster(body),
+                           event=None if ready else "Warning", fields=fields)
 
 
 @kopf.on.resume(c.GROUP, c.VERSION, c.STARISSUER_PLURAL, id="reconcile")

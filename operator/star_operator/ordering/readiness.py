@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from star_operator import conditions, k8s
+from star_operator import conditions, k8s, reporting
 from star_operator import constants as c
 from star_operator.events import EventPoster
 
@@ -50,18 +50,22 @@ async def mirror_to_order(namespace: str, order_name: str, secret_name: str,
     Returns False when the StarOrder is not (or no longer) ``Valid``; other API errors raise.
     """
     ready, reason, message = order_ready(order_name, secret_name, cert_ready)
-    cond = conditions.make_condition(conditions.READY, ready, reason, message)
-    ops = [{"op": "test", "path": "/status/phase", "value": "Valid"},
-           {"op": "add", "path": "/status/conditions", "value": [cond]}]
-    try:
-        await k8s.client().request(
-            "PATCH", k8s.custom_path(c.STARORDER_PLURAL, namespace, order_name, "status"),
-            body=ops, content_type=k8s.JSON_PATCH)
-    except k8s.NotFound:
-        return False
-    except k8s.ApiError as exc:
-        if exc.status == 422:  # the test op failed: ordering, canceling or failed
+
+    async def write(patch: dict[str, Any]) -> bool:
+        ops = [{"op": "test", "path": "/status/phase", "value": "Valid"},
+               {"op": "add", "path": "/status/conditions", "value": patch["conditions"]}]
+        try:
+            await k8s.client().request(
+                "PATCH", k8s.custom_path(c.STARORDER_PLURAL, namespace, order_name, "status"),
+                body=ops, content_type=k8s.JSON_PATCH)
+        except k8s.NotFound:
             return False
-        raise
-    post_event("Normal" if ready else "Warning", reason, message)
-    return True
+        except k8s.ApiError as exc:
+            if exc.status == 422:  # the test op failed: ordering, canceling or failed
+                return False
+            raise
+        return True
+
+    return await reporting.report(None, ready, reason, message, generation=None, write=write,
+                                  post_event=post_event,
+                                  event="Normal" if ready else "Warning")

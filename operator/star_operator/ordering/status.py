@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from star_operator import conditions, k8s, metrics
+from star_operator import k8s, metrics, reporting
 from star_operator import constants as c
 from star_operator.events import EventPoster
 
@@ -30,7 +30,7 @@ class StatusRecorder:
 
     def __init__(self, namespace: str, name: str, status: Mapping[str, Any] | None,
                  generation: int | None, post_event: EventPoster,
-                 logger: logging.Logger | logging.LoggerAdapter) -> None:
+                 logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
         self.namespace, self.name = namespace, name
         self.status: dict[str, Any] = dict(status or {})
         self.generation = generation
@@ -54,17 +54,11 @@ class StatusRecorder:
 
     async def ready(self, ready: bool, reason: str, message: str, *,
                     event: str | None = None, **fields: Any) -> None:
-        """Set the Ready condition (plus fields) and optionally post an Event of type ``event``.
+        """Set the Ready condition (plus fields) and optionally post an Event of type ``event``
+        (:func:`star_operator.reporting.report`: neither when nothing would change)."""
+        await reporting.report(self.status, ready, reason, message, generation=self.generation,
+                               write=self._write, post_event=self.post_event, event=event,
+                               fields=fields)
 
-        Skips the write when nothing would change, so periodic re-checks stay cheap.
-        """
-        cond = conditions.make_condition(conditions.READY, ready, reason, message,
-                                         observed_generation=self.generation)
-        old = conditions.get_condition(self.status.get("conditions"), conditions.READY)
-        unchanged = conditions.same_condition(old, cond) and all(
-            self.status.get(k) == v for k, v in fields.items())
-        if not unchanged:
-            fields["conditions"] = conditions.set_condition(self.status.get("conditions"), cond)
-            await self.record(**fields)
-        if event and not unchanged:
-            self.post_event(event, reason, message)
+    async def _write(self, patch: dict[str, Any]) -> None:
+        await self.record(**patch)

@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from star_operator import acme, conditions, events, k8s, metrics, timeutil
@@ -21,6 +21,7 @@ from star_operator.ordering import readiness
 from star_operator.renewal import schedule, wakeups
 from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
 from star_operator.secrets import ownership
+from star_operator.events import EventPoster
 
 #: RFC 8739 §3.1.2/§3.3: the CA will not issue again; polling stops.
 TERMINAL_PROBLEMS = {
@@ -30,8 +31,6 @@ TERMINAL_PROBLEMS = {
                                              "certificates will be issued"),
 }
 RECOVERABLE = (CycleError, acme.AcmeError, *k8s.TRANSIENT_ERRORS, ValueError, TimeoutError)
-
-EventPoster = Callable[[str, str, str], None]
 
 
 def _mirror_key(cond: Mapping[str, Any] | None) -> tuple[str, str] | None:

@@ -45,8 +45,21 @@ def test_same_condition_ignores_timestamps() -> None:
     assert not conditions.same_condition(None, a)
 
 
-def test_ready_patch_contains_fields_and_conditions() -> None:
-    patch = conditions.ready_patch({"conditions": []}, False, "Bad", "why", phase="Rejected",
-                                   observed_generation=3)
-    assert patch["phase"] == "Rejected"
+def test_ready_update_contains_fields_generation_and_conditions() -> None:
+    patch = conditions.ready_update({"conditions": []}, False, "Bad", "why", generation=3,
+                                    fields={"phase": "Rejected"})
+    assert patch is not None
+    assert patch["phase"] == "Rejected" and patch["observedGeneration"] == 3
     assert patch["conditions"][0]["observedGeneration"] == 3
+
+
+def test_ready_update_is_none_only_when_nothing_changes() -> None:
+    first = conditions.ready_update(None, True, "Ok", "fine", generation=2, fields={"a": 1})
+    assert first is not None
+    status = dict(first)
+    assert conditions.ready_update(status, True, "Ok", "fine", generation=2,
+                                   fields={"a": 1}) is None
+    assert conditions.ready_update(status, True, "Ok", "fine", generation=2,
+                                   fields={"a": 2}) is not None  # a field changed
+    assert conditions.ready_update(status, True, "Ok", "fine", generation=3) is not None
+    assert conditions.ready_update(status, True, "Ok", "finer", generation=2) is not None
