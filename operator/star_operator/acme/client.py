@@ -23,13 +23,14 @@ from acme import challenges, messages
 from cryptography import x509
 from requests.utils import parse_header_links
 
+from star_operator.timeutil import format_time
+
 from . import ari, eab
 from .ari import RenewalInfo
 from .errors import ERROR_PREFIX, AcmeError, AcmeProblem, AcmeProtocolError
 from .headers import parse_retry_after
 from .http import PEM_CHAIN_CONTENT_TYPE, HttpResponse
-from .models import (Authorization, AutoRenewal, Delegation, Directory, Order, StarFetch,
-                     format_rfc3339)
+from .models import Authorization, AutoRenewal, Delegation, Directory, Order, StarFetch
 from .polling import poll_until
 from .star_fetch import fetch_star_certificate as _fetch_unauthenticated
 from .star_fetch import parse_star_response
@@ -212,7 +213,7 @@ class AcmeClient:
         if replaces:
             payload["replaces"] = replaces
         if not_after is not None:
-            payload["notAfter"] = format_rfc3339(not_after)
+            payload["notAfter"] = format_time(not_after)
         if delegation:
             payload["delegation"] = delegation
             if auto_renewal is None:  # RFC 9115 §2.3.3: the NDC fetches it, never the DNO

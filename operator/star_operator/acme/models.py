@@ -9,29 +9,12 @@ for fields this module does not know.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
-from acme.fields import RFC3339Field
+from star_operator.timeutil import format_time, parse_time_or_none
 
 from .errors import AcmeProblem, AcmeProtocolError
-
-
-def format_rfc3339(value: datetime) -> str:
-    """RFC 3339 in UTC with a `Z`, the form ACME servers expect. Naive datetimes are refused."""
-    if value.tzinfo is None:
-        raise ValueError(f"datetime {value!r} has no timezone; ACME dates must be absolute")
-    return RFC3339Field.default_encoder(value.astimezone(timezone.utc))
-
-
-def parse_rfc3339(value: Any) -> datetime | None:
-    """An RFC 3339 string (via `acme.fields`' decoder) as an aware datetime, else `None`."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return RFC3339Field.default_decoder(value)
-    except Exception:  # noqa: BLE001 - tolerate a server's odd date rather than crash
-        return None
 
 
 @dataclass(frozen=True)
@@ -103,11 +86,11 @@ class AutoRenewal:
     def to_json(self) -> dict[str, Any]:
         """The JSON object for the newOrder payload (kebab-case keys, RFC 3339 dates)."""
         doc: dict[str, Any] = {
-            "end-date": format_rfc3339(self.end_date),
+            "end-date": format_time(self.end_date),
             "lifetime": int(self.lifetime),
         }
         if self.start_date is not None:
-            doc["start-date"] = format_rfc3339(self.start_date)
+            doc["start-date"] = format_time(self.start_date)
         if self.lifetime_adjust is not None:
             doc["lifetime-adjust"] = int(self.lifetime_adjust)
         if self.allow_certificate_get:
@@ -157,7 +140,7 @@ class Order:
             certificate=doc.get("certificate"),
             star_certificate=doc.get("star-certificate"),
             auto_renewal=dict(ar) if isinstance(ar, Mapping) else None,
-            expires=parse_rfc3339(doc.get("expires")),
+            expires=parse_time_or_none(doc.get("expires")),
             error=_problem(doc.get("error")),
             raw=dict(doc),
         )
@@ -223,7 +206,7 @@ class Authorization:
                 Challenge.from_json(c) for c in doc.get("challenges", []) if isinstance(c, Mapping)
             ),
             wildcard=bool(doc.get("wildcard", False)),
-            expires=parse_rfc3339(doc.get("expires")),
+            expires=parse_time_or_none(doc.get("expires")),
             raw=dict(doc),
         )
 

@@ -26,7 +26,7 @@ Left open: another StarOrder's order in the moment between its newOrder answer a
 from __future__ import annotations
 
 from star_operator import acme
-from star_operator.acme.models import parse_rfc3339
+from star_operator.timeutil import parse_time_or_none
 from star_operator.ordering.request import OrderRequest
 
 #: How many of the newest orders of the account to examine (each is one POST-as-GET).
@@ -43,11 +43,11 @@ def same_request(order: acme.Order, req: OrderRequest) -> bool:
         return False
     if sorted(n.lower() for n in order.names) != sorted(n.lower() for n in req.names):
         return False
-    if parse_rfc3339(ar.get("end-date")) != req.end_date:
+    if parse_time_or_none(ar.get("end-date")) != req.end_date:
         return False
     if int(ar.get("lifetime") or 0) != int(req.lifetime):
         return False
-    start = parse_rfc3339(ar.get("start-date"))
+    start = parse_time_or_none(ar.get("start-date"))
     return req.start_date is None or start == req.start_date
 
 
