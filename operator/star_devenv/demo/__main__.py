@@ -57,6 +57,15 @@ def choose_path(args: argparse.Namespace) -> bool:
     return node
 
 
+def two_clusters_settings(args: argparse.Namespace) -> None:
+    """--two-clusters runs both clusters as host processes (a node would serve only one side);
+    its lifetime default is the example CsrTemplate's minimum, for the quickest renewals."""
+    if args.node:
+        raise RuntimeError("--two-clusters runs host processes only: drop --node")
+    if args.lifetime is None:
+        args.lifetime = TWO_CLUSTERS_LIFETIME
+
+
 def interrupt(signum: int, frame: object) -> None:
     """SIGTERM, and SIGHUP (the terminal closed), tear down like Ctrl-C does: by default they
     would end the process and leave the control plane, BIND and the node running."""
@@ -70,15 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)
     try:
-        state_dir = Path(tempfile.mkdtemp(prefix="star-demo-"))
         if args.two_clusters:
-            if args.node:
-                raise RuntimeError("--two-clusters runs host processes only: no --node")
-            args.lifetime = args.lifetime or TWO_CLUSTERS_LIFETIME
-            on_two_clusters.run(args, state_dir)
+            two_clusters_settings(args)
+            on_two_clusters.run(args, Path(tempfile.mkdtemp(prefix="star-demo-")))
         else:
             node = choose_path(args)
-            (on_node if node else on_host).run(args, state_dir)
+            (on_node if node else on_host).run(args, Path(tempfile.mkdtemp(prefix="star-demo-")))
     except KeyboardInterrupt:
         return 130
     except (TimeoutError, AssertionError, subprocess.SubprocessError, RuntimeError) as error:

@@ -41,3 +41,14 @@ def test_lifetime_default_depends_on_the_path(node_can_run: None) -> None:
     explicit = demo.parse_args(["--lifetime", "12"])
     assert demo.choose_path(explicit) is True and explicit.lifetime == 12
     assert demo.HOST_LIFETIME != demo.NODE_LIFETIME
+
+
+def test_two_clusters_takes_no_node_and_its_own_lifetime_default() -> None:
+    args = demo.parse_args(["--two-clusters"])
+    demo.two_clusters_settings(args)
+    assert args.lifetime == demo.TWO_CLUSTERS_LIFETIME
+    explicit = demo.parse_args(["--two-clusters", "--lifetime", "15"])
+    demo.two_clusters_settings(explicit)
+    assert explicit.lifetime == 15
+    with pytest.raises(RuntimeError, match="--two-clusters runs host processes only"):
+        demo.two_clusters_settings(demo.parse_args(["--two-clusters", "--node"]))
