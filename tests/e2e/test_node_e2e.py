@@ -168,8 +168,8 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
         assert prober.refuses(f"not-{dns_name}"), "nginx served a name it has no certificate for"
         # A request begun now is answered after the next reload, by the old worker.
         held = HeldRequest(prober)
-        prober.until(lambda: len(prober.order) >= 2, 2 * LIFETIME + 30, "the first renewal")
-        assert held.serial == prober.order[0]
+        prober.until(lambda: prober.order[-1] != held.serial, 2 * LIFETIME + 30,
+                     "the renewal after the held request began")
         answered = held.finish()
         assert answered.startswith("HTTP/1.1 200"), answered
         prober.until(lambda: len(prober.order) >= CERTIFICATES,
@@ -205,7 +205,7 @@ def test_chart_on_node_serves_every_renewal_through_a_cdn_edge(
           f"certificate, over {len(reloads)} reloads: p50 {percentile(reloads, 50) * 1000:.0f} ms, "
           f"max {max(reloads) * 1000:.0f} ms (probe every {PROBE_INTERVAL * 1000:.0f} ms; "
           f"each: {', '.join(f'{x * 1000:.0f}' for x in reloads)})")
-    print(f"[e2e node] a request begun before the first reload was answered after it: "
+    print(f"[e2e node] a request begun before a reload was answered after it: "
           f"{answered}")
 
     # 5. Delete the StarOrder: the operator cancels it at the CA; the CA says so to anyone.
