@@ -10,6 +10,13 @@ certificate at any moment: its replacement arrived after the old one's notAfter,
 second check finds the certificate it holds now past its notAfter (each certificate counted
 once). Reported: renewals seen, missed renewals, renewal lag (in the Secret - notBefore),
 operator and CA VmRSS at start, middle and end and their VmHWM, CPU per component.
+
+Recorded (2026-12-02, 2 cores shared with four other sessions, load average 8-12; not the
+hour with 1,000 orders, which this machine could not be given):
+``--orders 100 --lifetime 60 --minutes 15``: all Ready in 44 s; 1,501 renewals (1,500
+expected), 0 missed; lag p50 0.69 s, p90 2.16 s, p99 3.43 s, max 4.72 s; VmRSS operator
+153 / 152 / 152 MB and CA 68 / 68 / 69 MB (start / middle / end); CPU operator 3 %, CA 1 %,
+kube-apiserver 6 % of one core; 0 error lines in the operator log.
 """
 from __future__ import annotations
 
