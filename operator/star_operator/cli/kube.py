@@ -23,7 +23,11 @@ _SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 def _kube():
-    from kubernetes import client, config  # imported late: --help stays fast
+    try:  # imported late: --help stays fast
+        from kubernetes import client, config
+    except ImportError:
+        raise CliError("kubectl star needs the Kubernetes client for kubeconfig handling: "
+                       "pip install 'star-operator[cli]'") from None
     return client, config
 
 
