@@ -6,6 +6,7 @@ manifests in ``crds/`` and the code that reads them (a unit test checks the CRDs
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
 GROUP: Final = "star.operator.dev"
@@ -77,3 +78,27 @@ CM_URI_SANS: Final = f"{CM_PREFIX}/uri-sans"
 SERIAL_ANNOTATION: Final = f"{GROUP}/serial"
 NOT_AFTER_ANNOTATION: Final = f"{GROUP}/not-after"
 STAR_URL_ANNOTATION: Final = f"{GROUP}/star-certificate-url"
+
+
+class Phase(enum.StrEnum):
+    """A StarOrder's ``status.phase`` (the CRD's enum; the CRD test checks they agree)."""
+
+    PENDING = "Pending"
+    KEY_STAGED = "KeyStaged"
+    ORDERED = "Ordered"
+    VALID = "Valid"
+    REJECTED = "Rejected"
+    FAILED = "Failed"
+    CANCELING = "Canceling"
+    CANCELED = "Canceled"
+
+
+class CertState(enum.StrEnum):
+    """A StarCertificate's ``status.state`` (the CRD's enum; the CRD test checks they agree)."""
+
+    PENDING = "Pending"
+    CURRENT = "Current"
+    CANCELED = "Canceled"
+    EXPIRED = "Expired"
+    END_DATE_REACHED = "EndDateReached"
+    ERROR = "Error"

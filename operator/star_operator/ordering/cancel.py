@@ -14,7 +14,7 @@ from typing import Any
 
 from star_operator import acme, k8s, metrics
 from star_operator import constants as c
-from star_operator.ordering import accounts, ca_access, capabilities, status as st
+from star_operator.ordering import accounts, ca_access, capabilities
 from star_operator.ordering import via_front_end
 from star_operator.ordering.issuance import OrderJob, Retry, policy_of
 from star_operator.secrets import ownership
@@ -126,7 +126,7 @@ async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
                        f"{c.FORCE_DELETE_ANNOTATION}=\"true\" to delete without canceling.")
             await rec.ready(False, "RevokeFailed" if emulated else "CancelFailed", message,
                             event="Warning",
-                            phase=st.CANCELING, cancelAttempts=attempts, lastError=str(exc))
+                            phase=c.Phase.CANCELING, cancelAttempts=attempts, lastError=str(exc))
             raise Retry(message, delay) from exc
         if emulated:
             rec.post_event("Normal", "SeriesEnded", f"emulated STAR series ended, no further "
@@ -139,13 +139,13 @@ async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
 async def cancel_in_place(job: OrderJob, delay_cap: float) -> None:
     """``spec.canceled``: the delegation ends as on deletion, the objects stay (phase
     ``Canceled``, irreversible: a new StarOrder starts a new delegation)."""
-    if job.recorder.phase == st.CANCELED:
+    if job.recorder.phase == c.Phase.CANCELED:
         return
     await end_at_ca(job, delay_cap)
     await job.recorder.ready(False, "Canceled", "spec.canceled: the delegation was ended at the "
                                                 "CA; no further certificate. The Secret keeps "
                                                 "the last one until it expires.",
-                             event="Normal", phase=st.CANCELED)
+                             event="Normal", phase=c.Phase.CANCELED)
 
 
 async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from star_operator import acme
 from star_operator.dns01 import Dns01Error
+from star_operator.reasons import ProblemType
 
 #: Dns01Error.reason → condition reason (see :class:`~star_operator.dns01.Dns01Error`).
 DNS_REASONS = {
@@ -31,6 +32,7 @@ def classify_order_error(exc: acme.AcmeError | Dns01Error) -> tuple[str, str]:
     if isinstance(exc, acme.AcmeConnectionError):
         return "CAUnreachable", str(exc)
     if isinstance(exc, acme.AcmeProblem):
-        return (f"CA{exc.short_type}" if exc.short_type else "CAProblem"), str(exc)
+        kind = ProblemType.of(exc)  # a CA's own problem types must not become reasons
+        return (f"CA{kind}" if kind else "CAProblem"), str(exc)
     return "CAError", str(exc)
 

@@ -116,7 +116,7 @@ async def policy_of(job: OrderJob, template_name: str,
 async def reject(job: OrderJob, reason: str, violations: list[Violation]) -> NoReturn:
     """Record a refusal (no CA contact) and schedule a re-check."""
     text = request.format_violations(violations)
-    await job.recorder.ready(False, reason, text, event="Warning", phase=st.REJECTED,
+    await job.recorder.ready(False, reason, text, event="Warning", phase=c.Phase.REJECTED,
                              violations=[{"field": v.field, "message": v.message}
                                          for v in violations])
     raise Retry(f"rejected: {text}", RECHECK_DELAY)
@@ -171,7 +171,7 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
         await job.recorder.ready(
             False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; "
                                 "placing the STAR order",
-            phase=st.KEY_STAGED, csr=csr.public_bytes(serialization.Encoding.PEM).decode(),
+            phase=c.Phase.KEY_STAGED, csr=csr.public_bytes(serialization.Encoding.PEM).decode(),
             ordered=request.ordered_fields(job.spec),
             startDate=timeutil.format_time(req.start_date),
             endDate=timeutil.format_time(req.end_date), violations=None)
@@ -249,7 +249,7 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
             found = await adopt.find_unrecorded_order(client, req)
         if found is not None:
             await job.recorder.record(orderURL=found.url, orderState=found.status,
-                                      phase=st.ORDERED, accountURL=client.account_url,
+                                      phase=c.Phase.ORDERED, accountURL=client.account_url,
                                       caAccess=access, mode=mode, newOrderAt=None)
             job.recorder.post_event("Normal", "OrderAdopted",
                                     f"continuing STAR order {found.url}, placed by an earlier "
@@ -269,7 +269,7 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
             client, list(req.names), profile=profile, replaces=None,
             not_after=series_renewal.not_after_for(req.end_date, wanted, timeutil.utcnow()),
             who=f"{job.namespace}/{job.name}")
-    await job.recorder.record(orderURL=order.url, orderState=order.status, phase=st.ORDERED,
+    await job.recorder.record(orderURL=order.url, orderState=order.status, phase=c.Phase.ORDERED,
                               accountURL=client.account_url, caAccess=access, mode=mode,
                               newOrderAt=None)
     return order
@@ -314,7 +314,7 @@ async def reconcile(job: OrderJob) -> None:
     ordered = rec.get("ordered") or {}
     order_url = rec.get("orderURL")
     spec = dict(job.spec)
-    if order_url and rec.phase not in (st.FAILED,):
+    if order_url and rec.phase not in (c.Phase.FAILED,):
         changed = request.changed_immutable(spec, ordered)
         if changed:
             await rec.ready(False, "ImmutableFieldChanged",
@@ -323,16 +323,16 @@ async def reconcile(job: OrderJob) -> None:
                             "change, or create a new StarOrder and delete this one.",
                             event="Warning")
             spec.update(ordered)  # keep working on what was ordered
-            if rec.phase in (st.VALID, st.CANCELED):
+            if rec.phase in (c.Phase.VALID, c.Phase.CANCELED):
                 return
-    elif rec.phase == st.FAILED:
+    elif rec.phase == c.Phase.FAILED:
         if rec.get("observedGeneration") == job.recorder.generation:
             return  # the CA refused this order; a spec edit starts a new one
-        await rec.record(phase=st.PENDING, orderURL=None, orderState=None, csr=None,
+        await rec.record(phase=c.Phase.PENDING, orderURL=None, orderState=None, csr=None,
                          ordered=None, startDate=None, endDate=None, starCertificateURL=None,
                          newOrderAt=None)
         order_url = None
-    if rec.phase == st.CANCELED:
+    if rec.phase == c.Phase.CANCELED:
         return
     job = dataclasses.replace(job, body={**job.body, "spec": spec})
     policy = await load_policy(job, spec["csrTemplateName"])
@@ -348,11 +348,11 @@ async def reconcile(job: OrderJob) -> None:
     except (ValueError, KeyError) as exc:
         await reject(job, "SpecInvalid", [Violation("spec", str(exc))])
         raise  # unreachable
-    if rec.phase == st.VALID and order_url and rec.get("mode") in capabilities.SELF_ORDERED:
+    if rec.phase == c.Phase.VALID and order_url and rec.get("mode") in capabilities.SELF_ORDERED:
         return  # the series daemon keeps it current (star_operator.series.loop), or: one only
-    if rec.phase == st.VALID and order_url and delegated.csr_text(spec):
+    if rec.phase == c.Phase.VALID and order_url and delegated.csr_text(spec):
         return  # nothing to fetch here: the CSR's maker fetches from starCertificateURL
-    if rec.phase == st.VALID and order_url:
+    if rec.phase == c.Phase.VALID and order_url:
         material = await _material(job, policy)
         cert = await ensure_certificate(job, policy, material.ca_pem, req,
                                         rec.get("starCertificateURL"))
@@ -428,7 +428,7 @@ async def _first_of_series(job: OrderJob, policy: TemplatePolicy,
     if note:
         job.recorder.post_event("Warning", "LifetimeMismatch", note)
         message += f"; {note}"
-    await job.recorder.ready(True, readiness.ISSUED, message, event="Normal", phase=st.VALID,
+    await job.recorder.ready(True, readiness.ISSUED, message, event="Normal", phase=c.Phase.VALID,
                              lastError=None, certificateName=job.name)
 
 
@@ -459,13 +459,13 @@ async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMa
                    f"from {order.star_certificate} (no key here, so no Secret is written)")
         await rec.ready(True, DELEGATED, message, event="Normal",
                         starCertificateURL=order.star_certificate, orderState=order.status,
-                        phase=st.VALID, lastError=None)
+                        phase=c.Phase.VALID, lastError=None)
     elif order.status == "valid" and order.star_certificate:
         # Recorded before the StarCertificate exists, so its loop's later Ready (mirrored by
         # readiness.mirror_to_order) can never be overwritten by this write.
         ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
         await rec.ready(ready, reason, message, starCertificateURL=order.star_certificate,
-                        orderState=order.status, phase=st.VALID, lastError=None,
+                        orderState=order.status, phase=c.Phase.VALID, lastError=None,
                         certificateName=job.name)
         rec.post_event("Normal", "OrderValid", f"STAR order {order.url} is valid; fetching "
                                                f"certificates from {order.star_certificate}")
@@ -474,13 +474,13 @@ async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMa
         await _ready_valid(job, cert)
     elif order.status in ("invalid", "canceled"):
         detail = str(order.error) if order.error else f"order is {order.status} at the CA"
-        phase = st.FAILED if order.status == "invalid" else st.CANCELED
-        await rec.ready(False, "OrderInvalid" if phase == st.FAILED else "OrderCanceled",
+        phase = c.Phase.FAILED if order.status == "invalid" else c.Phase.CANCELED
+        await rec.ready(False, "OrderInvalid" if phase == c.Phase.FAILED else "OrderCanceled",
                         detail, event="Warning", phase=phase, orderState=order.status)
     elif order.status == "valid":
         await rec.ready(False, "NoStarCertificate", "the CA's order is valid but has no "
                                                     "star-certificate URL (not a STAR order?)",
-                        event="Warning", phase=st.FAILED, orderState=order.status)
+                        event="Warning", phase=c.Phase.FAILED, orderState=order.status)
     else:
         await rec.record(orderState=order.status)
         raise Retry(f"order still {order.status}", job.delay())

@@ -52,7 +52,7 @@ async def mirror_to_order(namespace: str, order_name: str, secret_name: str,
     ready, reason, message = order_ready(order_name, secret_name, cert_ready)
 
     async def write(patch: dict[str, Any]) -> bool:
-        ops = [{"op": "test", "path": "/status/phase", "value": "Valid"},
+        ops = [{"op": "test", "path": "/status/phase", "value": c.Phase.VALID},
                {"op": "add", "path": "/status/conditions", "value": patch["conditions"]}]
         try:
             await k8s.client().request(

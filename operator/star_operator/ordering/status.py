@@ -15,14 +15,9 @@ from star_operator import k8s, metrics, reporting
 from star_operator import constants as c
 from star_operator.events import EventPoster
 
-PENDING = "Pending"
-KEY_STAGED = "KeyStaged"
-ORDERED = "Ordered"
-VALID = "Valid"
-REJECTED = "Rejected"
-FAILED = "Failed"
-CANCELING = "Canceling"
-CANCELED = "Canceled"
+#: The phases under the names :mod:`.via_front_end` reads (``st.VALID``); the vocabulary is
+#: ``constants.Phase``.
+PENDING, KEY_STAGED, ORDERED, VALID, REJECTED, FAILED, CANCELING, CANCELED = c.Phase
 
 
 class StatusRecorder:
@@ -39,7 +34,7 @@ class StatusRecorder:
 
     @property
     def phase(self) -> str:
-        return self.status.get("phase") or PENDING
+        return self.status.get("phase") or c.Phase.PENDING
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.status.get(key, default)

@@ -17,6 +17,9 @@ from typing import Any
 
 from star_operator import acme, conditions, events, k8s, metrics, timeutil
 from star_operator import constants as c
+from star_operator import reasons
+from star_operator.constants import CertState
+from star_operator.reasons import ProblemType
 from star_operator.ordering import readiness
 from star_operator.renewal import schedule, wakeups
 from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
@@ -25,11 +28,14 @@ from star_operator.events import EventPoster
 
 #: RFC 8739 §3.1.2/§3.3: the CA will not issue again; polling stops.
 TERMINAL_PROBLEMS = {
-    "autoRenewalCanceled": ("Canceled", "the STAR order was canceled at the CA; no further "
-                                        "certificates will be issued"),
-    "autoRenewalExpired": ("EndDateReached", "the STAR order reached its end-date; no further "
-                                             "certificates will be issued"),
+    ProblemType.AUTO_RENEWAL_CANCELED: (
+        CertState.CANCELED, "the STAR order was canceled at the CA; no further certificates "
+                            "will be issued"),
+    ProblemType.AUTO_RENEWAL_EXPIRED: (
+        CertState.END_DATE_REACHED, "the STAR order reached its end-date; no further "
+                                    "certificates will be issued"),
 }
+TERMINAL_STATES = (CertState.CANCELED, CertState.END_DATE_REACHED, CertState.EXPIRED)
 RECOVERABLE = (CycleError, acme.AcmeError, *k8s.TRANSIENT_ERRORS, ValueError, TimeoutError)
 
 
@@ -50,7 +56,7 @@ class LoopState:
     rotations: int = 0
     not_before: datetime.datetime | None = None
     not_after: datetime.datetime | None = None
-    state: str = "Pending"
+    state: str = CertState.PENDING
     terminal_for: str | None = None
     conditions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: (status, reason) of Ready last copied to the owning StarOrder in this process.
@@ -63,8 +69,8 @@ class LoopState:
     @classmethod
     def from_status(cls, status: Mapping[str, Any], spec_fp: str) -> LoopState:
         """Resume from what a previous operator run recorded."""
-        state = status.get("state") or "Pending"
-        terminal = state in ("Canceled", "EndDateReached", "Expired")
+        state = status.get("state") or CertState.PENDING
+        terminal = state in TERMINAL_STATES
         return cls(next_due=timeutil.parse_time(status.get("nextFetch")),
                    failures=int(status.get("failures") or 0), serial=status.get("serial"),
                    rotations=int(status.get("rotations") or 0),
@@ -146,14 +152,15 @@ class CertificateLoop:
             result = await run_cycle(self.namespace, self.name, spec, claim=self.claim,
                                      clock_skew=self.clock_skew, installed=installed)
         except acme.AcmeProblem as problem:
-            if problem.short_type in TERMINAL_PROBLEMS:
-                await self._terminal(*TERMINAL_PROBLEMS[problem.short_type], problem=problem)
+            kind = ProblemType.of(problem)
+            if kind in TERMINAL_PROBLEMS:
+                await self._terminal(*TERMINAL_PROBLEMS[kind], problem=problem)
             else:
-                await self._failure(problem.short_type or "AcmeProblem", str(problem))
+                await self._failure(reasons.problem_reason(problem), str(problem))
         except CycleError as exc:
             await self._failure(exc.reason, exc.message)
         except RECOVERABLE as exc:
-            await self._failure(type(exc).__name__, str(exc) or repr(exc))
+            await self._failure(reasons.failure_of(exc), str(exc) or repr(exc))
         else:
             st.installed = (spec_fp, result)
             await self._success(result, spec)
@@ -178,7 +185,7 @@ class CertificateLoop:
         final = st.next_due is None
         if final:
             st.terminal_for = self._spec_fp()
-        state = "EndDateReached" if final else "Current"
+        state = CertState.END_DATE_REACHED if final else CertState.CURRENT
         self._export_metrics()
         if not (new_serial or recovered or state != st.state):
             return  # nothing a reader of status would miss
@@ -218,7 +225,7 @@ class CertificateLoop:
         self._export_metrics(ready=valid)
         await self._patch(ready=valid, reason=ready_reason, message=msg,
                           failures=st.failures, lastError=f"{reason}: {message}",
-                          state=st.state if valid else "Error")
+                          state=st.state if valid else CertState.ERROR)
         if st.failures & (st.failures - 1) == 0:  # 1, 2, 4, 8...: visible but not a flood
             self.post_event("Warning", reason, f"{message} (attempt {st.failures}; "
                                                f"current certificate kept)")
@@ -230,21 +237,21 @@ class CertificateLoop:
         self._export_metrics(ready=False)
         await self._patch(ready=False, reason=state, message=f"{message} ({problem})",
                           state=state, nextFetch=None, failures=0, lastError=None)
-        self.post_event("Warning" if state == "Canceled" else "Normal", state, message)
+        self.post_event("Warning" if state == CertState.CANCELED else "Normal", state, message)
 
     async def _wait_terminal(self, now: datetime.datetime) -> None:
         """Stopped: sleep until the last certificate expires (then say so) or the spec changes."""
         st = self.state
-        if st.state != "Expired" and st.not_after is not None and st.not_after <= now:
-            st.state = "Expired"
+        if st.state != CertState.EXPIRED and st.not_after is not None and st.not_after <= now:
+            st.state = CertState.EXPIRED
             self._export_metrics(ready=False)
-            await self._patch(ready=False, reason="Expired",
+            await self._patch(ready=False, reason=CertState.EXPIRED,
                               message=f"the last certificate expired at "
                                       f"{timeutil.format_time(st.not_after)}",
-                              state="Expired")
+                              state=CertState.EXPIRED)
             return
         remaining = None
-        if st.state != "Expired" and st.not_after is not None:
+        if st.state != CertState.EXPIRED and st.not_after is not None:
             remaining = (st.not_after - now).total_seconds()
         await wakeups.sleep(self.namespace, self.name, remaining)
 

@@ -21,11 +21,11 @@ from cryptography import x509
 
 from star_operator import acme, k8s, metrics, pem, timeutil
 from star_operator import constants as c
+from star_operator import reasons
 from star_operator.dns01 import Dns01Error
 from star_operator.errors import ReasonedError
 from star_operator.ordering import (accounts, capabilities, delegated, failures, readiness,
                                     request)
-from star_operator.ordering import status as st
 from star_operator.ordering.issuance import OrderJob, Retry, load_policy
 from star_operator.renewal import schedule, wakeups
 from star_operator.secrets import payload
@@ -77,7 +77,7 @@ def renew_requested(body: Mapping[str, Any]) -> str | None:
 
 def is_emulated_and_valid(status: Mapping[str, Any]) -> bool:
     """The daemon's filter: only emulated series past their first certificate."""
-    return status.get("mode") == capabilities.EMULATED and status.get("phase") == st.VALID
+    return status.get("mode") == capabilities.EMULATED and status.get("phase") == c.Phase.VALID
 
 
 class SeriesLoop:
@@ -240,7 +240,7 @@ class SeriesLoop:
         elif isinstance(exc, (acme.AcmeError, Dns01Error)):
             reason, message = failures.classify_order_error(exc)
         else:
-            reason, message = type(exc).__name__, str(exc)
+            reason, message = reasons.failure_of(exc), str(exc)
         series = self.series
         attempts = int(series.get("failures") or 0) + 1
         life = datetime.timedelta(seconds=int(series.get("issuedLifetime") or 0)) or None

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from star_operator import acme, metrics, timeutil
+from star_operator.backoff import Rng
 from star_operator.csr_template import TemplateRequestError, check_csr, generate_key_and_csr
 from star_operator.ordering import accounts, delegated, request
 from star_operator.ordering.progress import progress_order
@@ -51,7 +52,7 @@ class SeriesContext:
     req: request.OrderRequest
     timing: timing.SeriesTiming = timing.SeriesTiming()
     clock_skew: float = 5.0
-    rng: timing.Rng | None = None
+    rng: Rng | None = None
     #: True once the StarOrder is being deleted: no order may be placed from then on.
     stopped: Any = False
     #: The outside CSR (``spec.csr``, see :mod:`~star_operator.ordering.delegated`): every

@@ -144,3 +144,12 @@ def test_examples_use_the_crds() -> None:
                 kinds.add(doc["kind"])
     assert kinds == set(KINDS)
     json.dumps(kinds, default=list)
+
+
+@pytest.mark.parametrize("kind,field,vocabulary", [
+    (c.STARORDER_KIND, "phase", c.Phase), (c.STARCERTIFICATE_KIND, "state", c.CertState)])
+def test_closed_status_vocabularies_match_the_crd_enums(kind: str, field: str,
+                                                        vocabulary: Any) -> None:
+    status = load_all()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "status"]["properties"]
+    assert status[field]["enum"] == [member.value for member in vocabulary]
