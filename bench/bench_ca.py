@@ -43,7 +43,6 @@ import os
 import secrets
 import sqlite3
 import ssl
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable

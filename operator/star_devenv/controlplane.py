@@ -77,7 +77,8 @@ class LocalControlPlane:
         return self.state.token
 
     def env(self) -> dict[str, str]:
-        """Environment additions for a subprocess (kubectl, helm, the operator) to use this cluster."""
+        """Environment additions for a subprocess (kubectl, helm, the operator) to use this
+        cluster."""
         return {"KUBECONFIG": str(self.kubeconfig)}
 
     def __enter__(self) -> "LocalControlPlane":

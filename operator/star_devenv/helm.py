@@ -44,7 +44,8 @@ class Helm:
             env.pop("KUBECONFIG", None)
         return env
 
-    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, check: bool = True,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([self.binary, *args], capture_output=True, text=True,
                               timeout=timeout, env=self.env())
         if check and proc.returncode != 0:
@@ -68,7 +69,8 @@ class Helm:
         return self.run("install", release, str(CHART), "--namespace", namespace,
                         *values_args(values), *args, timeout=180)
 
-    def uninstall(self, release: str, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def uninstall(self, release: str, namespace: str,
+                  *args: str) -> subprocess.CompletedProcess[str]:
         return self.run("uninstall", release, "--namespace", namespace, *args, timeout=180)
 
     def close(self) -> None:

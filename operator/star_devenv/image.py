@@ -281,7 +281,8 @@ def base_layer(mirror: str | None = None) -> tuple[Path, Layer]:
     say(f"debootstrap {SUITE} (minbase + {', '.join(BASE_PACKAGES)}) from {url} "
         f"({source.origin}): a few minutes, once")
     started = time.monotonic()
-    argv = [str(paths.system_binary("debootstrap")), "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+    argv = [str(paths.system_binary("debootstrap")), "--variant=minbase",
+            f"--include={','.join(BASE_PACKAGES)}",
             SUITE, str(rootfs), url]
     keyring = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
     if keyring.exists():

@@ -41,7 +41,8 @@ def kubectl_binary() -> Path:
 def system_binary(name: str) -> Path:
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin")
     if not found:
-        raise FileNotFoundError(f"{name} not found: run scripts/setup.sh (installs Debian packages)")
+        raise FileNotFoundError(
+            f"{name} not found: run scripts/setup.sh (installs Debian packages)")
     return Path(found)
 
 

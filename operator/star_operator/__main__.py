@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     config.set_current(cfg)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    kopf.configure(debug=args.debug, verbose=args.verbose or args.debug, log_format=kopf.LogFormat.JSON)
+    kopf.configure(debug=args.debug, verbose=args.verbose or args.debug,
+                   log_format=kopf.LogFormat.JSON)
     logging.getLogger().setLevel(level)
 
     import star_operator.main  # noqa: F401  (registers the handlers)

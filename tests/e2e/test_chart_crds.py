@@ -21,7 +21,8 @@ def test_chart_crds_are_byte_identical_to_top_level_crds() -> None:
     assert source, "crds/ is empty"
     assert sorted(copies) == sorted(source), "run scripts/sync-chart-crds.sh"
     differing = [name for name in source if copies[name] != source[name]]
-    assert not differing, f"chart CRDs differ from crds/: {differing}; run scripts/sync-chart-crds.sh"
+    assert not differing, (f"chart CRDs differ from crds/: {differing}; "
+                           "run scripts/sync-chart-crds.sh")
 
 
 def test_sync_script_check_mode_agrees() -> None:
@@ -45,7 +46,8 @@ def test_sync_script_repairs_a_drifted_copy(tmp_path) -> None:
 
     check = subprocess.run([script, "--check"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 1
-    assert "differs" in check.stdout and "stale: charts/star-operator/crds/stale.yaml" in check.stdout
+    assert "differs" in check.stdout
+    assert "stale: charts/star-operator/crds/stale.yaml" in check.stdout
 
     subprocess.run([script], check=True, capture_output=True, timeout=30)
     assert not (chart_crds / "stale.yaml").exists()

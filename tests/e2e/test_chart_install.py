@@ -92,7 +92,8 @@ def test_install_then_uninstall_leaves_nothing_of_the_release(
     wait_for(lambda: token_secrets(kubectl, ns, full), 60, "the operator's token Secret")
 
     helm.uninstall(release, ns)
-    assert release not in helm.run("list", "-n", ns, "-q", "--uninstalled", "--deployed", "--failed", "--pending").stdout.split()
+    assert release not in helm.run("list", "-n", ns, "-q", "--uninstalled", "--deployed",
+                                   "--failed", "--pending").stdout.split()
     # Garbage collection (ReplicaSets, pods) and token cleanup run in the controller-manager.
     wait_for(lambda: not release_objects(kubectl, release), 90,
              "every object of the release to be gone")
@@ -147,7 +148,8 @@ def test_upgrade_keeps_the_published_ca_root(helm: Helm, kubectl: Kubectl) -> No
         data = kubectl.get_json("secret", secret, "-n", ns).get("data") or {}
         assert data.get("ca.crt") == "cm9vdA=="
         dep = kubectl.get_json("deployment", f"{release}-star-operator-ca", "-n", ns)
-        env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = {e["name"]: e.get("value")
+               for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert env["STAR_CA_MIN_LIFETIME"] == "60"
     finally:
         helm.uninstall(release, ns)

@@ -88,7 +88,8 @@ def minted_token(kubectl: Kubectl, control_plane: Any, namespace: str, sa: str) 
     def secret() -> dict[str, Any] | None:
         for ref in kubectl.get_json("serviceaccount", sa, "-n", namespace).get("secrets") or []:
             s = kubectl.get_json("secret", ref["name"], "-n", namespace)
-            if s["type"] == "kubernetes.io/service-account-token" and (s.get("data") or {}).get("token"):
+            if s["type"] == "kubernetes.io/service-account-token" and (
+                    s.get("data") or {}).get("token"):
                 return s
         return None
     found = wait_for(secret, 60, f"the token Secret of ServiceAccount {namespace}/{sa}")
@@ -392,7 +393,8 @@ def test_what_the_chart_identity_may_not_do(installed: Installed, kubectl: Kubec
               ("delete", f"starcertificates.{g}", ns), ("create", f"csrtemplates.{g}", None),
               ("delete", f"csrtemplates.{g}", None),
               ("update", "customresourcedefinitions.apiextensions.k8s.io", None),
-              ("create", "pods", ns), ("get", "configmaps", ns), ("create", "serviceaccounts/token", ns),
+              ("create", "pods", ns), ("get", "configmaps", ns),
+              ("create", "serviceaccounts/token", ns),
               ("create", "clusterrolebindings.rbac.authorization.k8s.io", None),
               ("create", "rolebindings.rbac.authorization.k8s.io", ns), ("patch", "nodes", None)]
     for verb, resource, where in denied:

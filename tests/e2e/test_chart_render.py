@@ -115,7 +115,8 @@ def test_default_rbac_is_exactly_the_verbs_used(default: list[dict[str, Any]]) -
         assert rules_grant(rules, g, sub) == {"patch"}
     assert rules_grant(rules, "", "secrets") == {"get", "create", "update", "delete"}
     assert rules_grant(rules, "", "events") == {"create"}
-    assert rules_grant(rules, "apiextensions.k8s.io", "customresourcedefinitions") == {"list", "watch"}
+    assert rules_grant(rules, "apiextensions.k8s.io", "customresourcedefinitions") == {
+        "list", "watch"}
     assert rules_grant(rules, "", "namespaces") == set()  # cluster-wide kopf does not scan them
     assert not any("*" in r["verbs"] or "*" in r["resources"] or "*" in r["apiGroups"]
                    for r in rules)
@@ -220,7 +221,8 @@ def test_embedded_ca(custom: list[dict[str, Any]]) -> None:
     assert "data" not in secret
     publisher = container(dep, "publish-root")
     penv = {e["name"]: e["value"] for e in publisher["env"]}
-    assert penv["SECRET_NAME"] == f"{FULL}-ca-root" and penv["ROOT_PEM"] == "/var/lib/star-ca/root.pem"
+    assert penv["SECRET_NAME"] == f"{FULL}-ca-root"
+    assert penv["ROOT_PEM"] == "/var/lib/star-ca/root.pem"
     assert dep["spec"]["template"]["spec"]["serviceAccountName"] == name
     role = one(custom, "Role", name, NS)
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"],

@@ -37,7 +37,7 @@ def key_problem(key: CertificatePublicKeyTypes) -> str | None:
     return f"unsupported key type {type(key).__name__}; use ECDSA or RSA"
 
 
-def signature_hash(key: CertificateIssuerPrivateKeyTypes) -> hashes.HashAlgorithm:
+def signature_hash(key: CertificateIssuerPrivateKeyTypes) -> hashes.SHA256 | hashes.SHA384:
     """SHA-384 for P-384 signers, SHA-256 otherwise (CA/B Forum-compatible pairs)."""
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()

@@ -394,7 +394,8 @@ class Store:
 
     @staticmethod
     def _series(row: tuple[Any, ...]) -> Series:
-        return Series(row[0], bytes(row[1]), json.loads(row[2]), *row[3:10], bool(row[10]))
+        return Series(row[0], bytes(row[1]), json.loads(row[2]), row[3], row[4], row[5], row[6],
+                      row[7], row[8], row[9], bool(row[10]))
 
     def series(self, order_id: str) -> Series | None:
         return self._first(self._SER + " WHERE order_id=?", (order_id,), self._series)

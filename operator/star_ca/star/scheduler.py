@@ -155,7 +155,7 @@ class Scheduler:
         subproblems = await self.caa.subproblems(
             s.methods, account_uri=order_account_url(order.base_url, order.account_id))
         if subproblems:
-            only_lookup_failures = all(sp["type"].endswith(":dns") for sp in subproblems)
+            only_lookup_failures = all(str(sp["type"]).endswith(":dns") for sp in subproblems)
             if only_lookup_failures and time.time() < w.not_before:
                 s.next_due = time.time() + min(5.0, max(0.5, s.lifetime / 10))
                 return _Outcome(s)

@@ -59,7 +59,8 @@ async def validate_http01(session: aiohttp.ClientSession, dns: DnsClient | None,
             status = resp.status
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         raise ValidationFailure("connection",
-                                f"fetching {url} for {domain}: {exc or type(exc).__name__}") from None
+                                f"fetching {url} for {domain}: "
+                                f"{exc or type(exc).__name__}") from None
     if status != 200:
         raise ValidationFailure("unauthorized", f"{url} for {domain} answered HTTP {status}")
     text = body.decode(errors="replace").rstrip()

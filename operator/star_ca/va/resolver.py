@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
+from typing import cast
 
 import dns.asyncbackend
 import dns.asyncquery
@@ -150,7 +151,8 @@ class DnsClient:
         for _ in range(MAX_CNAME_HOPS):
             response = await self._ask(qname, rdtype)
             try:
-                chain = response.resolve_chaining()
+                # the answer to a query parses to a QueryMessage, which has resolve_chaining
+                chain = cast(dns.message.QueryMessage, response).resolve_chaining()
             except dns.exception.DNSException as exc:
                 raise DnsLookupError(f"{rdtype.name} {name}: {exc}") from None
             if chain.answer is None and chain.minimum_ttl == dns.ttl.MAX_TTL:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import aiohttp
 
@@ -76,6 +77,7 @@ class Validator:
         account = self.store.account(authz.account_id) if authz else None
         if chall is None or authz is None or account is None:
             return None
+        failure: dict[str, Any] | None
         try:
             await self._check(chall, authz.identifier, account.thumbprint)
         except ValidationFailure as exc:

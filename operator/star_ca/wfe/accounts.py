@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 import josepy as jose
 from aiohttp import web
@@ -103,7 +103,7 @@ async def key_change(request: web.Request) -> web.Response:
     verify_signature(inner, new_key)
     try:
         body = json.loads(inner.jws.payload)
-        old_key = jose.JWK.from_json(body["oldKey"])
+        old_key = cast(jose.JWK, jose.JWK.from_json(body["oldKey"]))
         named_account = body["account"]
     except Exception:  # junk JSON or key members raise assorted errors
         raise AcmeError("malformed", "keyChange payload needs account and oldKey") from None

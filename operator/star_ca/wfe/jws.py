@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import josepy as jose
 from acme import jws as acme_jws
@@ -90,7 +90,7 @@ def parse_flattened(body: bytes | dict[str, Any],
         raise AcmeError("badSignatureAlgorithm", f"JWS alg {alg!r} is not supported",
                         extra={"algorithms": sorted(algs)})
     try:
-        parsed = acme_jws.JWS.from_json(obj)
+        parsed = cast(acme_jws.JWS, acme_jws.JWS.from_json(obj))
     except Exception as exc:  # josepy surfaces junk as many exception types (KeyError, ...)
         raise AcmeError("malformed", f"JWS could not be parsed: {exc}") from None
     return Flattened(parsed, header, obj)
@@ -106,7 +106,7 @@ def key_from_jwk(value: Any) -> jose.JWK:
     if "d" in value:
         raise AcmeError("badPublicKey", "jwk contains a private key")
     try:
-        key = jose.JWK.from_json(value)
+        key = cast(jose.JWK, jose.JWK.from_json(value))  # typed as its JSON base class
     except Exception as exc:  # as above: junk key members raise assorted errors
         raise AcmeError("badPublicKey", f"jwk is not a valid public key: {exc}") from None
     return key

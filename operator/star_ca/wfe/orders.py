@@ -43,7 +43,7 @@ def _owned(obj: T | None, acc: Account, what: str) -> T:
     """``obj`` if it exists and belongs to ``acc``: 404, or 403 for another account's."""
     if obj is None:
         raise AcmeError("malformed", f"no such {what}", status=404)
-    if getattr(obj, "account_id") != acc.id:
+    if obj.account_id != acc.id:
         raise AcmeError("unauthorized", f"this {what} belongs to another account")
     return obj
 

@@ -48,7 +48,8 @@ class Directory:
         for key in ("newNonce", "newAccount", "newOrder"):
             if not isinstance(doc.get(key), str):
                 raise AcmeProtocolError(f"ACME directory has no {key!r} URL")
-        meta = doc.get("meta") if isinstance(doc.get("meta"), Mapping) else {}
+        found = doc.get("meta")
+        meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         star = None
         ar = meta.get("auto-renewal")
         if isinstance(ar, Mapping):

@@ -45,7 +45,7 @@ def assess(delegation: Mapping[str, Any], template: Mapping[str, Any] | None,
     if not policy.allows_namespace(namespace):
         return Verdict(False, "NamespaceNotAllowed", f"CsrTemplate {tname!r} does not allow "
                                                      f"namespace {namespace!r}")
-    for key, value in (spec.get("cnameMap") or {}).items():
+    for key in spec.get("cnameMap") or {}:
         if not key.endswith(".") or not is_dns_name(key.rstrip("."), allow_wildcard=False):
             return Verdict(False, "CnameMapInvalid", f"spec.cnameMap key {key!r} is not an "
                                                      "FQDN with a terminating dot")

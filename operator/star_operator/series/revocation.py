@@ -4,8 +4,9 @@ A native STAR order is cancelled and its last certificate dies within one short 
 public CA's certificate may live days or months, so "delete it and the delegation ends" needs
 revocation (reason cessationOfOperation, RFC 5280 §5.3.1) unless the StarOrder opts out with
 ``revokeOnDelete: false``. Superseded certificates that have not expired are revoked too: their
-keys may have been copied by whoever held them. An order of a renewal that was in flight is looked at too: if it was
-finalized, its certificate is revoked as well; if not, it never will be (the daemon has stopped).
+keys may have been copied by whoever held them. An order of a renewal that was in flight is
+looked at too: if it was finalized, its certificate is revoked as well; if not, it never will be
+(the daemon has stopped).
 """
 
 from __future__ import annotations

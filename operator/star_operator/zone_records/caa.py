@@ -7,7 +7,7 @@ and ``validationmethods=dns-01`` (the DNO alone controls the zone). One record p
 template, at the domain itself: CAA lookups climb from a name towards the root, so it covers
 every name below that has no CAA of its own::
 
-    star.test. 300 IN CAA 0 issue "star-ca.test; accounturi=https://ca/acct/1; validationmethods=dns-01"
+    star.test. 300 IN CAA 0 issue "ca.test; accounturi=https://ca/a/1; validationmethods=dns-01"
 
 No ``issuewild``: without one, ``issue`` governs wildcard names too (RFC 8659 §4.3).
 
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import dns.exception
 import dns.rdata
 import dns.rdataclass
+from dns.rdtypes.ANY.CAA import CAA
 
 from star_operator.dns01 import Dns01Error
 from star_operator.ordering.templates import CaaPolicy
@@ -60,7 +61,8 @@ def _parsed(text: str) -> tuple[int, bytes, bytes] | str:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, "CAA", text)
     except dns.exception.DNSException:
         return text  # unparseable text never equals the wanted record
-    return rdata.flags, rdata.tag.lower(), rdata.value  # tags match case-insensitively
+    caa = cast(CAA, rdata)  # from_text of type CAA builds a CAA rdata
+    return caa.flags, caa.tag.lower(), caa.value  # tags match case-insensitively
 
 
 def same_rrset(found: list[str], wanted: str) -> bool:

@@ -141,6 +141,7 @@ def test_kill_after_each_issuance_step(kubectl: Kubectl, gated_env: StarEnv, gat
         assert order["status"]["orderURL"].endswith("/" + orders[0][0]), name
         if before[name].get("orderURL"):
             assert order["status"]["orderURL"] == before[name]["orderURL"], name
-        tls = wait_for(lambda: secret_tls(kubectl, ns, f"{name}-tls"), 60, f"{name}'s Secret")
+        tls = wait_for(lambda name=name: secret_tls(kubectl, ns, f"{name}-tls"), 60,
+                       f"{name}'s Secret")
         assert tls[1] == keys[name], name  # the key staged before the crash, not a new one
         verify_certificate(tls[0], tls[1], env.root_pem, expected_names=[host])

@@ -8,7 +8,6 @@ import datetime
 import pytest
 from op_env import (StarEnv, ca_orders, events, get, ready, scrape, secret_tls, wait_condition)
 
-from star_devenv.ca import LocalCA
 from star_devenv.kubectl import Kubectl
 from star_operator import acme, pem
 from star_operator.verify import verify_certificate

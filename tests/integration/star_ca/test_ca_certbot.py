@@ -23,7 +23,8 @@ ERR = "urn:ietf:params:acme:error:"
 pytestmark = pytest.mark.skipif(not CERTBOT.exists(), reason="certbot not installed in the venv")
 
 
-def _certbot(ca: Any, tmp: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def _certbot(ca: Any, tmp: Path, *args: str,
+             timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HTTP_PROXY", "HTTPS_PROXY",
                                                                    "http_proxy", "https_proxy"))}
     env["REQUESTS_CA_BUNDLE"] = str(ca.root_pem_path)

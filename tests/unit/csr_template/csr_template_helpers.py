@@ -77,5 +77,6 @@ def build_csr(*, key_name: str = "ecdsa-p256",
     return csr
 
 
-C, ST, L, O, CN = (NameOID.COUNTRY_NAME, NameOID.STATE_OR_PROVINCE_NAME, NameOID.LOCALITY_NAME,
-                   NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME)
+# the X.500 attribute abbreviations (O is the organization, as in every DN)
+C, ST, L, O, CN = (NameOID.COUNTRY_NAME, NameOID.STATE_OR_PROVINCE_NAME,  # noqa: E741
+                   NameOID.LOCALITY_NAME, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME)
