@@ -9,7 +9,7 @@ A CsrTemplate deleted before its StarOrders does not block this: see :mod:`.ca_a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from star_operator import acme, k8s, metrics
@@ -46,10 +46,14 @@ async def _client(job: OrderJob) -> acme.AcmeClient:
     return await accounts.client_for(policy, material)
 
 
-async def _cancel_at_ca(job: OrderJob, order_url: str) -> str:
+#: The ACME client a StarOrder is canceled with (:func:`_client`; a fake CA in unit tests).
+ClientFor = Callable[[OrderJob], Awaitable[acme.AcmeClient]]
+
+
+async def _cancel_at_ca(job: OrderJob, order_url: str, client_for: ClientFor) -> str:
     """Cancel, or confirm there is nothing to cancel; returns the final order state."""
     try:
-        client = await _client(job)
+        client = await client_for(job)
         order = await client.get_order(order_url)
     except (acme.AcmeProblem, via_front_end.IssuerError) as exc:
         if via_front_end.applies(job.spec) and via_front_end.order1_gone(exc):
@@ -75,7 +79,7 @@ async def _cancel_at_ca(job: OrderJob, order_url: str) -> str:
     return order.status
 
 
-async def _end_series(job: OrderJob) -> str:
+async def _end_series(job: OrderJob, client_for: ClientFor) -> str:
     """An emulated series: nothing more is ordered (its daemon has stopped); revoke what is
     out unless ``revokeOnDelete: false``. Returns what happened, for the Event."""
     series = dict(job.recorder.get("series") or {})
@@ -83,7 +87,7 @@ async def _end_series(job: OrderJob) -> str:
         return (f"not revoked (revokeOnDelete: false); serial {series.get('serial')} stays "
                 f"valid until {series.get('notAfter')}")
     if not series.get("revoked"):
-        client = await _client(job)
+        client = await client_for(job)
         serials = await revocation.revoke_series(client, series)
         await job.recorder.record(series={"revoked": serials or True})
     return f"revoked at the CA (cessationOfOperation): serial {series.get('serial')}"
@@ -94,7 +98,7 @@ def cancel_requested(spec: Mapping[str, Any]) -> bool:
     return spec.get("canceled") is True
 
 
-async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
+async def end_at_ca(job: OrderJob, delay_cap: float, client_for: ClientFor = _client) -> None:
     """Stop the delegation at the CA: cancel a native STAR order, or end an emulated series
     (revoking what is out); a force-delete annotation skips it with a Warning. Raises
     :class:`Retry` while the CA does not confirm. Shared by deletion and ``spec.canceled``."""
@@ -116,7 +120,8 @@ async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
     elif order_url and rec.get("orderState") not in DEAD_STATES:
         emulated = rec.get("mode") in capabilities.SELF_ORDERED
         try:
-            state = await (_end_series(job) if emulated else _cancel_at_ca(job, order_url))
+            state = await (_end_series(job, client_for) if emulated
+                           else _cancel_at_ca(job, order_url, client_for))
         except (acme.AcmeError, accounts.CaSettingsError, k8s.ApiError, OSError, Retry) as exc:
             attempts = int(rec.get("cancelAttempts") or 0) + 1
             delay = job.backoff.capped(delay_cap).delay(attempts)
@@ -136,12 +141,13 @@ async def end_at_ca(job: OrderJob, delay_cap: float) -> None:
             rec.post_event("Normal", "Canceled", f"STAR order {order_url} is {state} at the CA")
 
 
-async def cancel_in_place(job: OrderJob, delay_cap: float) -> None:
+async def cancel_in_place(job: OrderJob, delay_cap: float,
+                          client_for: ClientFor = _client) -> None:
     """``spec.canceled``: the delegation ends as on deletion, the objects stay (phase
     ``Canceled``, irreversible: a new StarOrder starts a new delegation)."""
     if job.recorder.phase == c.Phase.CANCELED:
         return
-    await end_at_ca(job, delay_cap)
+    await end_at_ca(job, delay_cap, client_for)
     await job.recorder.ready(False, "Canceled", "spec.canceled: the delegation was ended at the "
                                                 "CA; no further certificate. The Secret keeps "
                                                 "the last one until it expires.",

@@ -8,7 +8,7 @@ says which steps are done, so a restart never places a second order or makes a s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from star_operator import k8s, metrics, reporting
@@ -20,13 +20,20 @@ from star_operator.events import EventPoster
 PENDING, KEY_STAGED, ORDERED, VALID, REJECTED, FAILED, CANCELING, CANCELED = c.Phase
 
 
+#: Merge-patches a status sub-resource and returns the object (:func:`star_operator.k8s.
+#: patch_status`; a fake in unit tests, which then see every write).
+StatusPatch = Callable[[str, str | None, str, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+
 class StatusRecorder:
     """Holds the latest known status of one StarOrder and writes changes through at once."""
 
     def __init__(self, namespace: str, name: str, status: Mapping[str, Any] | None,
                  generation: int | None, post_event: EventPoster,
-                 logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+                 logger: logging.Logger | logging.LoggerAdapter[Any],
+                 patch_status: StatusPatch = k8s.patch_status) -> None:
         self.namespace, self.name = namespace, name
+        self.patch_status = patch_status
         self.status: dict[str, Any] = dict(status or {})
         self.generation = generation
         self.post_event = post_event
@@ -44,7 +51,7 @@ class StatusRecorder:
         if "phase" in fields and fields["phase"] != self.phase:
             metrics.set_order_phase(self.namespace, self.name, fields["phase"], self.phase)
         fields.setdefault("observedGeneration", self.generation)
-        result = await k8s.patch_status(c.STARORDER_PLURAL, self.namespace, self.name, fields)
+        result = await self.patch_status(c.STARORDER_PLURAL, self.namespace, self.name, fields)
         self.status = dict(result.get("status") or {})
 
     async def ready(self, ready: bool, reason: str, message: str, *,

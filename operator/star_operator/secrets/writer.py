@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from star_operator import constants as c
 from star_operator import k8s
 from star_operator.secrets import ownership, payload
 from star_operator.secrets.ownership import SecretConflictError
 
-__all__ = ["SecretConflictError", "SecretWriteError", "WriteResult", "write_secret",
-           "write_tls_secret", "stage_private_key"]
+__all__ = ["API_SERVER", "SecretConflictError", "SecretStore", "SecretWriteError",
+           "WriteResult", "write_secret", "write_tls_secret", "stage_private_key"]
 
 MAX_ATTEMPTS = 5
 
@@ -42,6 +42,37 @@ class SecretWriteError(Exception):
         self.error = error
 
 
+class SecretStore(Protocol):
+    """The three Secret calls a write makes; :data:`API_SERVER` in the operator, a fake in unit
+    tests (which then see every request and can answer 409, 403 or 422)."""
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def create_secret(self, namespace: str,
+                            body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def replace_secret(self, namespace: str, name: str,
+                             body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _ApiServer:
+    """:class:`SecretStore` over :mod:`star_operator.k8s` (the process's API client)."""
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await k8s.get_secret(namespace, name)
+
+    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await k8s.create_secret(namespace, body)
+
+    async def replace_secret(self, namespace: str, name: str,
+                             body: Mapping[str, Any]) -> dict[str, Any]:
+        return await k8s.replace_secret(namespace, name, body)
+
+
+API_SERVER: SecretStore = _ApiServer()
+
+
 @dataclasses.dataclass(frozen=True)
 class WriteResult:
     """Outcome of :func:`write_tls_secret`."""
@@ -50,10 +81,11 @@ class WriteResult:
     resource_version: str
 
 
-async def _put(namespace: str, name: str, existing: dict | None, body: dict) -> dict:
+async def _put(store: SecretStore, namespace: str, name: str,
+               existing: Mapping[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
     if existing is None:
-        return await k8s.create_secret(namespace, body)
-    return await k8s.replace_secret(namespace, name, body)
+        return await store.create_secret(namespace, body)
+    return await store.replace_secret(namespace, name, body)
 
 
 async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
@@ -63,7 +95,8 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                        drop_keys: tuple[str, ...] = (c.STAGED_KEY,),
                        adopt_unmanaged: bool = False,
                        known: Mapping[str, Any] | None = None,
-                       secret_type: str = payload.TLS_TYPE) -> WriteResult:
+                       secret_type: str = payload.TLS_TYPE,
+                       store: SecretStore = API_SERVER) -> WriteResult:
     """Create or conditionally replace a Secret with ``data`` merged in, as ``claim.owner``.
 
     Refused with :class:`SecretConflictError`, nothing written, when the Secret belongs to
@@ -73,20 +106,21 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
     StarCertificate whose key Secret is also its target). ``known`` is the Secret as the caller
     just read it: the first attempt uses it instead of another GET (its resourceVersion still
     makes the write conditional; a 409 re-reads). ``secret_type``: the type of a new Secret.
+    ``store``: where the Secret lives (the API server; a fake in tests).
     """
     for attempt in range(MAX_ATTEMPTS):
         existing = (dict(known) if attempt == 0 and known is not None
-                    else await k8s.get_secret(namespace, name))
+                    else await store.get_secret(namespace, name))
         await ownership.check(existing, namespace, name, claim, adopt_unmanaged=adopt_unmanaged)
         body = payload.secret_body(existing, namespace=namespace, name=name, data=data,
                                    annotations={**(annotations or {}),
                                                 **claim.owner.annotations()},
                                    labels=labels, drop_keys=drop_keys,
                                    secret_type=secret_type)
-        if payload.data_equal(existing, body):
+        if existing is not None and payload.data_equal(existing, body):
             return WriteResult(False, existing["metadata"].get("resourceVersion", ""))
         try:
-            result = await _put(namespace, name, existing, body)
+            result = await _put(store, namespace, name, existing, body)
         except k8s.Conflict:
             continue  # someone wrote in between (or created it): re-read and re-apply
         except k8s.ApiError as exc:
@@ -99,7 +133,8 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
 async def write_tls_secret(namespace: str, name: str, material: payload.TlsMaterial,
                            annotations: Mapping[str, str], *, claim: ownership.Claim,
                            adopt_unmanaged: bool = False,
-                           known: Mapping[str, Any] | None = None) -> WriteResult:
+                           known: Mapping[str, Any] | None = None,
+                           store: SecretStore = API_SERVER) -> WriteResult:
     """Write certificate chain, key and CA together (the rotation step); a certificate-only
     ``material`` removes any key from the Secret in the same write and creates it ``Opaque``."""
     cert_only = material.certificate_only
@@ -107,12 +142,14 @@ async def write_tls_secret(namespace: str, name: str, material: payload.TlsMater
                               claim=claim, annotations=annotations,
                               adopt_unmanaged=adopt_unmanaged, known=known,
                               drop_keys=payload.KEY_FIELDS if cert_only else (c.STAGED_KEY,),
-                              secret_type=payload.OPAQUE_TYPE if cert_only else payload.TLS_TYPE)
+                              secret_type=payload.OPAQUE_TYPE if cert_only else payload.TLS_TYPE,
+                              store=store)
 
 
 async def stage_private_key(namespace: str, name: str, key_pem: bytes, *,
                             claim: ownership.Claim,
-                            known: Mapping[str, Any] | None = None) -> WriteResult:
+                            known: Mapping[str, Any] | None = None,
+                            store: SecretStore = API_SERVER) -> WriteResult:
     """Store a new StarOrder's key before the CA order exists.
 
     A new Secret is created as ``kubernetes.io/tls`` (its type cannot change later) with empty
@@ -123,4 +160,4 @@ async def stage_private_key(namespace: str, name: str, key_pem: bytes, *,
     """
     data = {c.STAGED_KEY: payload.b64(key_pem)}
     return await write_secret(namespace, name, data=data, claim=claim, drop_keys=(),
-                              known=known)
+                              known=known, store=store)

@@ -1,0 +1,148 @@
+"""The Secret writer against a fake API server: one conditional write, re-read on 409, no write
+when nothing changes, refusals named, and another owner's Secret left alone."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from star_operator import constants as c
+from star_operator import k8s
+from star_operator.secrets import ownership, payload, writer
+
+OWNER = ownership.Owner(c.STARORDER_KIND, "ns", "web", "uid-web")
+
+
+async def _exists(owner: ownership.Owner) -> bool:
+    return True  # every recorded owner still exists
+
+
+CLAIM = ownership.Claim(OWNER, _exists)
+
+
+class FakeSecrets:
+    """Holds Secrets by name; records each request; can answer a write with an error."""
+
+    def __init__(self, *secrets: dict[str, Any]) -> None:
+        self.secrets = {s["metadata"]["name"]: copy.deepcopy(s) for s in secrets}
+        self.requests: list[tuple[str, str]] = []
+        self.fail_next: list[k8s.ApiError] = []
+        self.version = 10
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.requests.append(("GET", name))
+        found = self.secrets.get(name)
+        return copy.deepcopy(found) if found else None
+
+    def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        stored = copy.deepcopy(dict(body))
+        stored["metadata"]["resourceVersion"] = str(self.version)
+        self.secrets[stored["metadata"]["name"]] = stored
+        return copy.deepcopy(stored)
+
+    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.requests.append(("POST", body["metadata"]["name"]))
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        return self._store(body)
+
+    async def replace_secret(self, namespace: str, name: str,
+                             body: Mapping[str, Any]) -> dict[str, Any]:
+        self.requests.append(("PUT", name))
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        current = self.secrets[name]["metadata"]["resourceVersion"]
+        if body["metadata"].get("resourceVersion") != current:
+            raise k8s.Conflict(409, "Conflict", "the object has been modified")
+        return self._store(body)
+
+
+def _write(store: FakeSecrets, material: payload.TlsMaterial) -> writer.WriteResult:
+    return asyncio.run(writer.write_tls_secret("ns", "tls", material, {}, claim=CLAIM,
+                                               store=store))
+
+
+def test_stage_then_install_moves_the_key_in_one_write_each() -> None:
+    store = FakeSecrets()
+    staged = asyncio.run(writer.stage_private_key("ns", "tls", b"KEY", claim=CLAIM,
+                                                  store=store))
+    assert staged.changed and store.requests == [("GET", "tls"), ("POST", "tls")]
+    data = store.secrets["tls"]["data"]
+    assert payload.unb64(data[c.STAGED_KEY]) == b"KEY" and data[c.TLS_KEY] == ""
+    assert store.secrets["tls"]["metadata"]["annotations"][c.OWNER_UID_ANNOTATION] == "uid-web"
+
+    store.requests.clear()
+    result = _write(store, payload.TlsMaterial(b"CHAIN", b"KEY", b"CA"))
+    assert result.changed and store.requests == [("GET", "tls"), ("PUT", "tls")]
+    data = store.secrets["tls"]["data"]
+    assert c.STAGED_KEY not in data  # the same write that installs the pair drops the stage
+    assert (payload.unb64(data[c.TLS_CRT]), payload.unb64(data[c.TLS_KEY])) == (b"CHAIN",
+                                                                                b"KEY")
+    assert result.resource_version == store.secrets["tls"]["metadata"]["resourceVersion"]
+
+
+def test_the_same_data_again_is_no_write() -> None:
+    store = FakeSecrets()
+    _write(store, payload.TlsMaterial(b"CHAIN", b"KEY"))
+    store.requests.clear()
+    assert not _write(store, payload.TlsMaterial(b"CHAIN", b"KEY")).changed
+    assert store.requests == [("GET", "tls")]
+
+
+def test_a_conflict_re_reads_and_re_applies() -> None:
+    store = FakeSecrets()
+    _write(store, payload.TlsMaterial(b"OLD", b"KEY"))
+    store.requests.clear()
+    store.fail_next = [k8s.Conflict(409, "Conflict", "modified")]
+    assert _write(store, payload.TlsMaterial(b"NEW", b"KEY")).changed
+    assert store.requests == [("GET", "tls"), ("PUT", "tls"), ("GET", "tls"), ("PUT", "tls")]
+    assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"NEW"
+
+
+def test_endless_conflicts_give_up_after_a_bound() -> None:
+    store = FakeSecrets()
+    _write(store, payload.TlsMaterial(b"OLD", b"KEY"))
+    store.fail_next = [k8s.Conflict(409, "Conflict", "modified")] * writer.MAX_ATTEMPTS
+    with pytest.raises(k8s.Conflict, match="gave up"):
+        _write(store, payload.TlsMaterial(b"NEW", b"KEY"))
+    assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"OLD"
+
+
+@pytest.mark.parametrize("error,hint", [
+    (k8s.ApiError(403, "Forbidden", "secrets is forbidden"), "RBAC"),
+    (k8s.ApiError(422, "Invalid", "field is immutable"), "immutable"),
+])
+def test_a_refused_write_names_the_secret_and_the_cause(error: k8s.ApiError,
+                                                        hint: str) -> None:
+    store = FakeSecrets()
+    _write(store, payload.TlsMaterial(b"OLD", b"KEY"))
+    store.fail_next = [error]
+    with pytest.raises(writer.SecretWriteError, match=f"Secret ns/tls: .*{hint}"):
+        _write(store, payload.TlsMaterial(b"NEW", b"KEY"))
+    assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"OLD"
+
+
+def test_a_secret_the_operator_did_not_create_is_not_written() -> None:
+    foreign = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "tls", "namespace": "ns", "resourceVersion": "3"},
+               "data": {c.TLS_CRT: payload.b64(b"THEIRS"), c.TLS_KEY: payload.b64(b"K")}}
+    store = FakeSecrets(foreign)
+    with pytest.raises(writer.SecretConflictError):
+        _write(store, payload.TlsMaterial(b"MINE", b"KEY"))
+    assert store.requests == [("GET", "tls")]
+    assert store.secrets["tls"]["data"] == foreign["data"]
+
+
+def test_another_owners_secret_is_not_written() -> None:
+    store = FakeSecrets()
+    _write(store, payload.TlsMaterial(b"FIRST", b"KEY"))
+    other = ownership.Claim(ownership.Owner(c.STARORDER_KIND, "ns", "copycat", "uid-2"), _exists)
+    with pytest.raises(writer.SecretConflictError):
+        asyncio.run(writer.write_tls_secret("ns", "tls", payload.TlsMaterial(b"X", b"Y"), {},
+                                            claim=other, store=store))
+    assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"FIRST"
