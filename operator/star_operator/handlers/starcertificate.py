@@ -14,9 +14,11 @@ from star_operator.secrets import owner_lookup
 
 @kopf.daemon(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, id="keep-current",
              cancellation_timeout=10.0)
-async def keep_current(namespace: str, name: str, body: kopf.Body, stopped: kopf.DaemonStopped,
-                       logger: kopf.Logger, **_: Any) -> None:
+async def keep_current(namespace: str | None, name: str, body: kopf.Body,
+                       stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any) -> None:
     """Fetch when due, verify, write the Secret; until the object goes away."""
+    if not namespace:  # never: StarCertificates are namespaced (kopf types it optional)
+        return
     cfg = config.get()
     worker = loop.CertificateLoop(namespace, name, body, post_event=events.poster(body),
                                   logger=logger, timing=schedule.Timing.from_config(cfg),
@@ -25,12 +27,14 @@ async def keep_current(namespace: str, name: str, body: kopf.Body, stopped: kopf
 
 
 @kopf.on.update(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, field="spec", id="spec-changed")
-async def spec_changed(namespace: str, name: str, **_: Any) -> None:
+async def spec_changed(namespace: str | None, name: str, **_: Any) -> None:
     """A new URL, key or CA bundle: fetch now rather than at the old schedule."""
-    wakeups.wake(namespace, name)
+    if namespace:  # always set: StarCertificates are namespaced (kopf types it optional)
+        wakeups.wake(namespace, name)
 
 
 @kopf.on.delete(c.GROUP, c.VERSION, c.STARCERTIFICATE_PLURAL, id="forget", optional=True)
-async def forget(namespace: str, name: str, **_: Any) -> None:
+async def forget(namespace: str | None, name: str, **_: Any) -> None:
     """Drop per-object metric series (the Secret stays: it belongs to the StarOrder policy)."""
-    metrics.forget_certificate(namespace, name)
+    if namespace:
+        metrics.forget_certificate(namespace, name)

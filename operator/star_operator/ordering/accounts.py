@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import hashlib
 
-import josepy as jose
+from josepy.jwk import JWK
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -81,7 +81,7 @@ async def read_ca_bundle(ref: SecretRef, role: str) -> bytes:
 def new_client(directory_url: str, account_key_pem: bytes,
                ca_pem: bytes | None) -> acme.AcmeClient:
     """An AcmeClient on the operator's shared HTTP session (not yet registered)."""
-    return acme.AcmeClient(directory_url, jose.JWK.load(account_key_pem),
+    return acme.AcmeClient(directory_url, JWK.load(account_key_pem),
                            ca_bundle=ca_pem.decode("ascii") if ca_pem else None,
                            session=sessions.http_session())
 

@@ -167,7 +167,7 @@ def controlling_order(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The ownerReference of the StarOrder controlling a StarCertificate (None: standalone)."""
     for ref in _meta(body).get("ownerReferences") or ():
         if ref.get("kind") == c.STARORDER_KIND and ref.get("controller"):
-            return ref
+            return dict(ref)
     return None
 
 

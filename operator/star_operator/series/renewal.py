@@ -168,9 +168,11 @@ async def settle(ctx: SeriesContext, cert: VerifiedCertificate, order: acme.Orde
     """Record an installed certificate and the plan for its successor; returns the series."""
     now = timeutil.utcnow()
     previous = ctx.series
-    fields = ({"certID": None, "renewAt": None, "renewBasis": None, "final": True,
-               "window": None, "ariCheckAt": None} if ctx.single else
-              plan_fields(cert.leaf, *await window_of(ctx, cert.leaf), now, ctx))
+    fields: dict[str, Any] = ({"certID": None, "renewAt": None, "renewBasis": None,
+                               "final": True, "window": None, "ariCheckAt": None}
+                              if ctx.single else
+                              plan_fields(cert.leaf, *await window_of(ctx, cert.leaf), now,
+                                          ctx))
     end = ctx.req.end_date
     fields.update(
         outstanding=outstanding(previous.get("outstanding") or [], order.certificate,
@@ -193,7 +195,7 @@ async def settle(ctx: SeriesContext, cert: VerifiedCertificate, order: acme.Orde
     metrics.not_before.labels(*labels).set(cert.not_before.timestamp())
     if fields["renewAt"]:
         metrics.series_next_renewal.labels(*labels).set(
-            timeutil.parse_time(fields["renewAt"]).timestamp())  # type: ignore[union-attr]
+            timeutil.parse_time(str(fields["renewAt"])).timestamp())  # type: ignore[union-attr]
     if renewed:
         metrics.series_renewals.labels(*labels).inc()
     return ctx.series
