@@ -34,7 +34,7 @@ class Issuer:
         self.h = hierarchy
         self._issuer_name = hierarchy.intermediate_cert.subject
         self._aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            hierarchy.intermediate_key.public_key())  # type: ignore[arg-type]
+            hierarchy.intermediate_key.public_key())
         # what the first half of every ARI certID of this CA is (RFC 9773 §4.1)
         self.key_identifier: bytes = self._aki.key_identifier or b""
         self._hash = signature_hash(hierarchy.intermediate_key)
