@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from secret_watch import SecretVersion, SecretWatch
+from tests.integration.faults.secret_watch import SecretVersion, SecretWatch
 
 from star_devenv.ca import LocalCA
 from star_devenv.controlplane import LocalControlPlane

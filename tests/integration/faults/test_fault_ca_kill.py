@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from secret_watch import SecretWatch
+from tests.integration.faults.secret_watch import SecretWatch
 
 from star_devenv.ca import LocalCA
 from star_devenv.dns import LocalDNS

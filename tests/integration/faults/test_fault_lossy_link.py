@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
-from secret_watch import SecretWatch
+from tests.integration.faults.secret_watch import SecretWatch
 
 from star_devenv.dns import LocalDNS
 from star_devenv.faults_delay import DelayProxy
