@@ -38,9 +38,14 @@ def csr_names(csr: x509.CertificateSigningRequest) -> set[str]:
         pass
     except ValueError as exc:
         raise CsrError(f"CSR extensions are malformed: {exc}") from None
-    for attr in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-        value = attr.value if isinstance(attr.value, str) else attr.value.decode()
-        names.add(value.lower())
+    try:  # decoded lazily: a validly signed CSR with a bad string encoding raises only here
+        common_names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except (ValueError, TypeError) as exc:  # TypeError: a commonName typed BIT STRING
+        raise CsrError(f"CSR subject is malformed: {exc}") from None
+    for attr in common_names:
+        if not isinstance(attr.value, str):  # only X500UniqueIdentifier values are bytes
+            raise CsrError("CSR subject commonName is not a character string")
+        names.add(attr.value.lower())
     return names
 
 

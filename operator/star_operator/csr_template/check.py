@@ -77,9 +77,13 @@ def _check_attributes(csr: x509.CertificateSigningRequest) -> list[Violation]:
 def _check_subject(csr: x509.CertificateSigningRequest, template: CsrTemplate,
                    policy: DomainPolicy) -> list[Violation]:
     """Each attribute: literal = present and equal, ``**`` = present, ``*`` = optional."""
+    try:
+        subject = list(csr.subject)  # decoded lazily: a bad string encoding raises only here
+    except (ValueError, TypeError) as exc:  # TypeError: e.g. a commonName typed BIT STRING
+        return [Violation("subject", f"cannot parse the CSR subject: {exc}")]
     out: list[Violation] = []
     found: dict[str, list[str]] = {}
-    for attr in csr.subject:
+    for attr in subject:
         name = SUBJECT_NAMES_BY_OID.get(attr.oid)
         value = attr.value if isinstance(attr.value, str) else repr(attr.value)
         if name is None:
