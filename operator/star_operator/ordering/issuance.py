@@ -357,7 +357,7 @@ async def reconcile(job: OrderJob) -> None:
         cert = await ensure_certificate(job, policy, material.ca_pem, req,
                                         rec.get("starCertificateURL"))
         if not request.changed_immutable(job.spec, ordered):
-            await _ready_valid(job, cert)
+            await ready_valid(job, cert)
         return
     may_exist = bool(rec.get("newOrderAt")) and not order_url  # see adopt: the marker
     csr = await prepare_key(job, policy, req) if not order_url else _recorded_csr(job)
@@ -461,17 +461,8 @@ async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMa
                         starCertificateURL=order.star_certificate, orderState=order.status,
                         phase=c.Phase.VALID, lastError=None)
     elif order.status == "valid" and order.star_certificate:
-        # Recorded before the StarCertificate exists, so its loop's later Ready (mirrored by
-        # readiness.mirror_to_order) can never be overwritten by this write.
-        ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
-        await rec.ready(ready, reason, message, starCertificateURL=order.star_certificate,
-                        orderState=order.status, phase=c.Phase.VALID, lastError=None,
-                        certificateName=job.name)
-        rec.post_event("Normal", "OrderValid", f"STAR order {order.url} is valid; fetching "
-                                               f"certificates from {order.star_certificate}")
-        cert = await ensure_certificate(job, policy, material.ca_pem, req,
-                                        order.star_certificate)
-        await _ready_valid(job, cert)
+        await follow_star_certificate(job, policy, material.ca_pem, req, order,
+                                      order.star_certificate, f"STAR order {order.url}")
     elif order.status in ("invalid", "canceled"):
         detail = str(order.error) if order.error else f"order is {order.status} at the CA"
         phase = c.Phase.FAILED if order.status == "invalid" else c.Phase.CANCELED
@@ -486,7 +477,25 @@ async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMa
         raise Retry(f"order still {order.status}", job.delay())
 
 
-async def _ready_valid(job: OrderJob, cert: Mapping[str, Any] | None) -> None:
+async def follow_star_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: bytes | None,
+                                  req: request.OrderRequest, order: acme.Order, star_url: str,
+                                  described: str) -> None:
+    """A valid STAR order (at the CA, or Order1 at a delegation front end: ``described`` names
+    it in the Event) handed to the StarOrder's StarCertificate, which fetches from its
+    star-certificate URL ``star_url``; Ready then follows that StarCertificate."""
+    # Recorded before the StarCertificate exists, so its loop's later Ready (mirrored by
+    # readiness.mirror_to_order) can never be overwritten by this write.
+    ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
+    await job.recorder.ready(ready, reason, message, starCertificateURL=star_url,
+                             orderState=order.status, phase=c.Phase.VALID, lastError=None,
+                             certificateName=job.name)
+    job.recorder.post_event("Normal", "OrderValid", f"{described} is valid; fetching "
+                                                    f"certificates from {star_url}")
+    cert = await ensure_certificate(job, policy, ca_pem, req, star_url)
+    await ready_valid(job, cert)
+
+
+async def ready_valid(job: OrderJob, cert: Mapping[str, Any] | None) -> None:
     """Ready of a valid order follows its StarCertificate (see :mod:`.readiness`)."""
     ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"],
                                                    readiness.certificate_ready(cert))

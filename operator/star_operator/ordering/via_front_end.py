@@ -44,8 +44,8 @@ from star_operator.csr_template import (DomainPolicy, TemplateRequestError, Viol
 from star_operator.ordering import (accounts, adopt, capabilities, issuers, readiness, request,
                                     status as st)
 from star_operator.ordering.issuance import (RECHECK_DELAY, OrderJob, Retry, claim_secret,
-                                             ensure_certificate, reject, stored_request)
-from star_operator.ordering.issuance import _ready_valid as ready_valid  # one Ready rule
+                                             ensure_certificate, follow_star_certificate,
+                                             ready_valid, reject, stored_request)
 from star_operator.ordering.issuers import FrontEnd, IssuerError, connect, load_issuer
 from star_operator.renewal.fetcher import CycleError
 from star_operator.secrets import ownership, writer
@@ -275,16 +275,9 @@ async def _settle(job: OrderJob, front: FrontEnd, req: request.OrderRequest,
     if order.status == "valid" and order.certificate and rec.get("mode") == capabilities.ORDINARY:
         await _install_ordinary(job, front, req, order, order.certificate)
     elif order.status == "valid" and order.star_certificate:
-        ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
-        await rec.ready(ready, reason, message, starCertificateURL=order.star_certificate,
-                        orderState=order.status, phase=st.VALID, lastError=None,
-                        certificateName=job.name)
-        rec.post_event("Normal", "OrderValid", f"Order1 {order.url} at the delegation front end "
-                                               f"is valid; fetching certificates from "
-                                               f"{order.star_certificate}")
-        cert = await ensure_certificate(job, _issuer_name(job), front.ca_pem, req,
-                                        order.star_certificate)
-        await ready_valid(job, cert)
+        await follow_star_certificate(job, _issuer_name(job), front.ca_pem, req, order,
+                                      order.star_certificate,
+                                      f"Order1 {order.url} at the delegation front end")
     elif order.status in ("invalid", "canceled", "valid"):
         detail = (str(order.error) if order.error else
                   "Order1 is valid but has no star-certificate URL" if order.status == "valid"
