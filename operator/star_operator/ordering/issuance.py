@@ -50,6 +50,11 @@ from star_operator.series import install
 from star_operator.series import renewal as series_renewal
 
 RECHECK_DELAY = 300.0  # refusals are re-examined this often (a template may have changed)
+#: Longest wait between looks at a Secret another owner holds. Why a cap of its own: the
+#: operator does not watch Secrets, so a re-read is how it notices the Secret was freed (its
+#: owner or the Secret deleted), and one GET per half minute per conflicting StarOrder costs
+#: nothing, where the ordinary 10-minute cap would leave the freed name unserved that long.
+SECRET_CONFLICT_RECHECK = 30.0
 #: Ready reason of a valid native STAR order for ``spec.csr``: issued, fetched elsewhere.
 DELEGATED = "Delegated"
 
@@ -76,6 +81,8 @@ class OrderJob:
     backoff: Backoff = Backoff()
     #: Whether the recorded owner of a Secret still exists (see :mod:`.secrets.ownership`).
     owner_exists: ownership.OwnerLookup = owner_lookup.exists
+    #: Where the target Secret is read and the key staged (the API server; a fake in tests).
+    secrets: writer.SecretStore = writer.API_SERVER
 
     @property
     def spec(self) -> Mapping[str, Any]:
@@ -167,7 +174,7 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
     if violations:
         await reject(job, "TemplateViolation", violations)
     if stored is None:
-        await _stage_key(job, generated.key_pem, secret)
+        await stage_key(job, generated.key_pem, secret)
         await job.recorder.ready(
             False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; "
                                 "placing the STAR order",
@@ -200,7 +207,7 @@ async def claim_secret(job: OrderJob) -> dict[str, Any] | None:
     ``SecretConflict`` naming the owner, a Warning Event, and :class:`Retry` with backoff: once
     the owner is deleted (or the Secret is), a later attempt proceeds."""
     name = job.spec["secretName"]
-    secret = await k8s.get_secret(job.namespace, name)
+    secret = await job.secrets.get_secret(job.namespace, name)
     try:
         await ownership.check(secret, job.namespace, name, job.claim)
     except ownership.SecretConflictError as exc:
@@ -211,16 +218,17 @@ async def claim_secret(job: OrderJob) -> dict[str, Any] | None:
 async def _secret_conflict(job: OrderJob, exc: ownership.SecretConflictError) -> None:
     await job.recorder.ready(False, "SecretConflict", str(exc), event="Warning",
                              lastError=str(exc))
-    raise Retry(str(exc), job.delay()) from exc
+    raise Retry(str(exc), job.backoff.capped(SECRET_CONFLICT_RECHECK).delay(job.retry + 1)) \
+        from exc
 
 
-async def _stage_key(job: OrderJob, key_pem: bytes, secret: Mapping[str, Any] | None) -> None:
+async def stage_key(job: OrderJob, key_pem: bytes, secret: Mapping[str, Any] | None) -> None:
     """Write the new key into the target Secret (``secret`` as just read); a refused write is a
-    condition, not a crash."""
+    condition, not a crash (the CA path and the delegation path alike)."""
     secret_name = job.spec["secretName"]
     try:
         await writer.stage_private_key(job.namespace, secret_name, key_pem, claim=job.claim,
-                                       known=secret)
+                                       known=secret, store=job.secrets)
     except ownership.SecretConflictError as exc:  # claimed by another in between
         await _secret_conflict(job, exc)
     except writer.SecretWriteError as exc:

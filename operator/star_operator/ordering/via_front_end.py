@@ -45,10 +45,9 @@ from star_operator.ordering import (accounts, adopt, capabilities, issuers, read
                                     status as st)
 from star_operator.ordering.issuance import (RECHECK_DELAY, OrderJob, Retry, claim_secret,
                                              ensure_certificate, follow_star_certificate,
-                                             ready_valid, reject, stored_request)
+                                             ready_valid, reject, stage_key, stored_request)
 from star_operator.ordering.issuers import FrontEnd, IssuerError, connect, load_issuer
 from star_operator.renewal.fetcher import CycleError
-from star_operator.secrets import ownership, writer
 from star_operator.series import install
 
 __all__ = ["IssuerError", "applies", "client_for_order", "nothing_to_cancel", "order1_gone",
@@ -164,14 +163,7 @@ async def prepare_key(job: OrderJob, front: FrontEnd,
             f"delegation csr-template {exc.field or ''}".strip(),
             f"{exc.reason} (delegation {front.delegation.url})")])
         raise  # unreachable: reject raises
-    try:
-        await writer.stage_private_key(job.namespace, job.spec["secretName"], generated.key_pem,
-                                       claim=job.claim, known=secret)
-    except (ownership.SecretConflictError, writer.SecretWriteError) as exc:
-        reason = ("SecretConflict" if isinstance(exc, ownership.SecretConflictError)
-                  else "SecretWriteFailed")
-        await job.recorder.ready(False, reason, str(exc), event="Warning", lastError=str(exc))
-        raise Retry(str(exc), job.delay()) from exc
+    await stage_key(job, generated.key_pem, secret)
     await job.recorder.ready(
         False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; ordering "
                             f"through delegation {front.delegation.url}",

@@ -67,7 +67,8 @@ class Fakes:
         self.events.append((type_, reason, message))
 
     def job(self, spec: Mapping[str, Any] | None = None,
-            annotations: Mapping[str, str] | None = None) -> OrderJob:
+            annotations: Mapping[str, str] | None = None, **fields: Any) -> OrderJob:
+        """``fields``: further OrderJob collaborators (a Secret store, an owner lookup)."""
         body = {"metadata": {"namespace": "ns", "name": "web", "generation": 1,
                              "annotations": dict(annotations or {})},
                 "spec": {"secretName": "tls", "csrTemplateName": "t", **(spec or {})}}
@@ -75,7 +76,7 @@ class Fakes:
                                   logging.getLogger("test"), patch_status=self.patch_status)
         return OrderJob(namespace="ns", name="web", body=body, recorder=recorder,
                         default_namespace="star-operator",
-                        backoff=Backoff(first=1.0, cap=600.0, spread=0.0))
+                        backoff=Backoff(first=1.0, cap=600.0, spread=0.0), **fields)
 
 
 def _client_for(ca: FakeCa) -> cancel.ClientFor:

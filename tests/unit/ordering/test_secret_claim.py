@@ -1,0 +1,96 @@
+"""A StarOrder whose Secret another owner holds, with a fake Secret store and owner lookup: the
+conflict is recorded, re-checked at most every SECRET_CONFLICT_RECHECK seconds however long it
+lasted (the operator does not watch Secrets, so a re-read is how it sees the name freed), and
+the key is staged once the holder is gone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from star_operator import constants as c
+from star_operator.ordering import issuance
+from star_operator.ordering.issuance import Retry
+from star_operator.secrets import ownership, payload
+from tests.unit.ordering.test_cancel import Fakes
+
+HOLDER = ownership.Owner(c.STARORDER_KIND, "ns", "holder", "uid-holder")
+
+
+class FakeSecrets:
+    """One namespace's Secrets; every call recorded."""
+
+    def __init__(self, *secrets: dict[str, Any]) -> None:
+        self.secrets = {s["metadata"]["name"]: s for s in secrets}
+        self.calls: list[str] = []
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(f"get {name}")
+        return self.secrets.get(name)
+
+    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.calls.append(f"create {body['metadata']['name']}")
+        stored = {**body, "metadata": {**body["metadata"], "resourceVersion": "1"}}
+        self.secrets[body["metadata"]["name"]] = stored
+        return stored
+
+    async def replace_secret(self, namespace: str, name: str,
+                             body: Mapping[str, Any]) -> dict[str, Any]:
+        self.calls.append(f"replace {name}")
+        self.secrets[name] = dict(body)
+        return dict(body)
+
+
+def held_secret() -> dict[str, Any]:
+    return {"metadata": {"name": "tls", "namespace": "ns", "resourceVersion": "7",
+                         "labels": payload.managed_labels(), "annotations": HOLDER.annotations()},
+            "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}}
+
+
+def lookup(alive: set[ownership.Owner]) -> ownership.OwnerLookup:
+    async def exists(owner: ownership.Owner) -> bool:
+        return owner in alive
+    return exists
+
+
+@pytest.mark.parametrize("retry,delay",
+                         [(0, 1.0), (3, 8.0), (12, issuance.SECRET_CONFLICT_RECHECK)])
+def test_a_held_secret_is_a_condition_rechecked_within_the_conflict_cap(retry: int,
+                                                                        delay: float) -> None:
+    fakes, store = Fakes({}), FakeSecrets(held_secret())
+    job = fakes.job(secrets=store, owner_exists=lookup({HOLDER}))
+    job.retry = retry
+    with pytest.raises(Retry) as raised:
+        asyncio.run(issuance.claim_secret(job))
+    assert raised.value.delay == delay  # the ordinary backoff would wait 4096 s at retry 12
+    cond = fakes.patches[-1]["conditions"][0]
+    assert (cond["status"], cond["reason"]) == ("False", "SecretConflict")
+    assert "StarOrder ns/holder" in cond["message"]
+    assert [e[:2] for e in fakes.events] == [("Warning", "SecretConflict")]
+    assert store.calls == ["get tls"]  # nothing written
+
+
+def test_once_the_holder_is_gone_the_key_is_staged_under_the_new_owner() -> None:
+    fakes, store = Fakes({}), FakeSecrets(held_secret())
+    job = fakes.job(secrets=store, owner_exists=lookup(set()))
+    secret = asyncio.run(issuance.claim_secret(job))
+    asyncio.run(issuance.stage_key(job, b"-----BEGIN PRIVATE KEY-----\n", secret))
+    assert store.calls == ["get tls", "replace tls"]  # the read Secret is reused, no 2nd GET
+    written = store.secrets["tls"]
+    annotations = written["metadata"]["annotations"]
+    assert annotations[c.OWNER_ANNOTATION] == "ns/web"
+    assert annotations[c.OWNER_KIND_ANNOTATION] == c.STARORDER_KIND
+    assert payload.unb64(written["data"][c.STAGED_KEY]) == b"-----BEGIN PRIVATE KEY-----\n"
+    assert fakes.events == []
+
+
+def test_a_secret_deleted_frees_it_as_well() -> None:
+    fakes, store = Fakes({}), FakeSecrets()
+    job = fakes.job(secrets=store, owner_exists=lookup({HOLDER}))
+    assert asyncio.run(issuance.claim_secret(job)) is None
+    asyncio.run(issuance.stage_key(job, b"key", None))
+    assert store.calls == ["get tls", "get tls", "create tls"]  # absent: looked up again
+    assert store.secrets["tls"]["type"] == "kubernetes.io/tls"
