@@ -98,9 +98,29 @@ async def _write(cluster: Cluster, delegation: dict[str, Any], record: dict[str,
                                           delegation["metadata"].get("resourceVersion"))
 
 
+#: Attempts at binding while the Delegations keep changing under the conditional writes.
+BIND_ATTEMPTS = 5
+
+
 async def bind(cluster: Cluster, binding: eab.Binding, account_id: str, jwk: dict[str, Any],
                contact: Sequence[str], url: str) -> NdcAccount:
-    """Bind the account to every Delegation of the binding's key id whose MAC key verifies."""
+    """Bind the account to every Delegation of the binding's key id whose MAC key verifies.
+
+    Why the retry: the operator writes a Delegation's status (its Ready condition) right after
+    it is applied, which is exactly when a CDN registers, so a conditional write losing that
+    race re-reads and binds again; only a Delegation that keeps changing makes it a 503.
+    """
+    for _ in range(BIND_ATTEMPTS):
+        try:
+            return await _bind_once(cluster, binding, account_id, jwk, contact, url)
+        except k8s.Conflict:
+            continue
+    raise AcmeError("serverInternal", "the Delegation changed while binding; retry",
+                    status=503, headers={"Retry-After": "1"})
+
+
+async def _bind_once(cluster: Cluster, binding: eab.Binding, account_id: str,
+                     jwk: dict[str, Any], contact: Sequence[str], url: str) -> NdcAccount:
     candidates = [d for d in await cluster.delegations()
                   if eab_spec(d).get("keyID") == binding.key_id]
     if not candidates:
@@ -123,11 +143,7 @@ async def bind(cluster: Cluster, binding: eab.Binding, account_id: str, jwk: dic
               "contact": list(contact), "status": "valid",
               "boundAt": timeutil.format_time(timeutil.utcnow())}
     for d in verified:
-        try:
-            await _write(cluster, d, record)
-        except k8s.Conflict:
-            raise AcmeError("serverInternal", "the Delegation changed while binding; retry",
-                            status=503, headers={"Retry-After": "1"}) from None
+        await _write(cluster, d, record)  # k8s.Conflict: changed meanwhile, bind() retries
     return NdcAccount(account_id, jwk, "valid", tuple(contact), tuple(verified))
 
 
