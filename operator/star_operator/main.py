@@ -12,12 +12,10 @@ from typing import Any
 
 import kopf
 
-from star_operator import config, k8s, kubelogin, metrics, sessions
+from star_operator import config, context, k8s, kubelogin, metrics, sessions
 from star_operator import constants as c
 from star_operator.handlers import csrtemplate, delegation, starcertificate, starorder  # noqa: F401
 from star_operator.handlers import starissuer  # noqa: F401
-from star_operator.ordering import issuers
-from star_operator.ordering import accounts
 
 _metrics_started = threading.Event()
 
@@ -39,10 +37,14 @@ def apply_settings(settings: kopf.OperatorSettings, cfg: config.Config) -> None:
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) -> None:
-    """Load configuration (fail fast on bad env) and start the metrics endpoint."""
+async def startup(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: kopf.Memo,
+                  **_: Any) -> None:
+    """Load configuration (fail fast on bad env), build the process's
+    :class:`~star_operator.context.OperatorContext` into ``memo`` (kopf runs this before any
+    resource handler) and start the metrics endpoint."""
     cfg = config.get()
     apply_settings(settings, cfg)
+    context.install(memo, context.OperatorContext.create(cfg))
     if cfg.metrics_port and not _metrics_started.is_set():
         metrics.start_http_server(cfg.metrics_port, cfg.metrics_address)
         _metrics_started.set()
@@ -59,10 +61,10 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 
 @kopf.on.cleanup()
-async def cleanup(**_: Any) -> None:
-    """Close HTTP sessions so the process exits without unclosed-session warnings."""
-    await accounts.close_all()
-    await issuers.close_all()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    """Close the context's clients and the HTTP sessions so the process exits without
+    unclosed-session warnings."""
+    await context.of(memo).close()
     await sessions.close_all()
     try:
         await k8s.client().close()
@@ -71,6 +73,6 @@ async def cleanup(**_: Any) -> None:
 
 
 @kopf.on.probe(id="accounts")
-def accounts_probe(**_: Any) -> int:
-    """Liveness detail: how many CA accounts are loaded."""
-    return accounts.count()
+def accounts_probe(memo: kopf.Memo, **_: Any) -> int:
+    """Liveness detail: how many CA accounts (CsrTemplates' clients) are loaded."""
+    return len(context.of(memo).templates)

@@ -8,11 +8,12 @@ from typing import Any
 
 import kopf
 
-from star_operator import acme, config, events, k8s, reporting
+from star_operator import acme, config, context, events, k8s, reporting
 from star_operator import constants as c
 from star_operator.backoff import Backoff
 from star_operator.handlers import transient
 from star_operator.ordering import accounts, capabilities, failures
+from star_operator.ordering.client_cache import AccountClients
 from star_operator.ordering.templates import TemplateSpecError, parse_template
 from star_operator.zone_records import caa_keeper
 
@@ -30,16 +31,18 @@ async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
 @kopf.on.resume(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
 @kopf.on.create(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
 @kopf.on.update(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="reconcile")
-async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) -> None:
+async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, memo: kopf.Memo,
+                    **_: Any) -> None:
     """Template valid → account key Secret present → account registered → CA capabilities
     (native STAR or emulated; the profile checked against ``meta.profiles``)."""
     cfg = config.get()
     delay = Backoff.from_config(cfg).delay(retry + 1)
     with transient.retried_later(delay):
-        await _reconcile(body, delay, logger)
+        await _reconcile(body, delay, logger, context.of(memo).templates)
 
 
-async def _reconcile(body: kopf.Body, delay: float, logger: kopf.Logger) -> None:
+async def _reconcile(body: kopf.Body, delay: float, logger: kopf.Logger,
+                     templates: AccountClients[str]) -> None:
     """The steps; every refusal is reported with its own reason before retrying later."""
     cfg = config.get()
     try:
@@ -49,7 +52,7 @@ async def _reconcile(body: kopf.Body, delay: float, logger: kopf.Logger) -> None
         return  # only an edit can fix it, and an edit re-runs this handler
     try:
         material = await accounts.load_material(policy, create_key=True)
-        client = await accounts.client_for(policy, material)
+        client = await accounts.client_for(templates, policy, material)
         directory = await client.directory()
     except accounts.CaSettingsError as exc:
         await _report(body, False, exc.reason, exc.message, event="Warning")
@@ -84,9 +87,9 @@ async def _reconcile(body: kopf.Body, delay: float, logger: kopf.Logger) -> None
 
 
 @kopf.on.delete(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="forget", optional=True)
-async def forget(name: str, **_: Any) -> None:
+async def forget(name: str, memo: kopf.Memo, **_: Any) -> None:
     """Drop the cached ACME client (the account key Secret is kept: it identifies the DNO)."""
-    await accounts.forget(name)
+    await context.of(memo).templates.forget(name)
 
 
 def _caa_requested(spec: kopf.Spec, **_: Any) -> bool:
@@ -96,13 +99,13 @@ def _caa_requested(spec: kopf.Spec, **_: Any) -> bool:
 @kopf.daemon(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="caa", when=_caa_requested,
              cancellation_timeout=10.0)
 async def keep_caa(name: str, stopped: kopf.DaemonStopped, logger: kopf.Logger,
-                   **_: Any) -> None:
+                   memo: kopf.Memo, **_: Any) -> None:
     """RFC 9115 §7.4 CAA records: published, then checked every ``spec.caa.checkInterval``
     and put back when edited (:mod:`star_operator.zone_records.caa_keeper`)."""
-    namespace = config.get().namespace
+    namespace, templates = config.get().namespace, context.of(memo).templates
     while not stopped:
         with transient.retried_later(caa_keeper.RETRY_CAP):
-            delay = await caa_keeper.check_once(name, namespace, logger)
+            delay = await caa_keeper.check_once(name, namespace, logger, templates)
         if delay is None:
             return
         await stopped.wait(delay)

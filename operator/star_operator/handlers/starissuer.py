@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from star_operator import acme, config, events, k8s, reporting
+from star_operator import acme, config, context, events, k8s, reporting
 from star_operator import constants as c
 from star_operator.backoff import Backoff
 from star_operator.handlers import transient
@@ -37,13 +37,13 @@ async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
 @kopf.on.resume(c.GROUP, c.VERSION, c.STARISSUER_PLURAL, id="reconcile")
 @kopf.on.create(c.GROUP, c.VERSION, c.STARISSUER_PLURAL, id="reconcile")
 @kopf.on.update(c.GROUP, c.VERSION, c.STARISSUER_PLURAL, id="reconcile")
-async def reconcile(body: kopf.Body, retry: int, **_: Any) -> None:
+async def reconcile(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
     """Account (with the binding) → delegation → template, each refusal with its reason."""
     cfg = config.get()
     delay = Backoff.from_config(cfg).delay(retry + 1)
     with transient.retried_later(delay):
         try:
-            front = await issuers.connect(issuers.parse_issuer(body))
+            front = await issuers.connect(context.of(memo).issuers, issuers.parse_issuer(body))
         except (issuers.IssuerError, accounts.CaSettingsError) as exc:
             await _report(body, False, exc.reason, exc.message)
             raise kopf.TemporaryError(exc.message, delay=RECHECK_DELAY) from exc

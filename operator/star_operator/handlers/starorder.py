@@ -8,7 +8,7 @@ from typing import Any
 
 import kopf
 
-from star_operator import config, events, limits
+from star_operator import config, context, events
 from star_operator.backoff import Backoff
 from star_operator.handlers import transient
 from star_operator import constants as c
@@ -20,7 +20,8 @@ from star_operator.series import loop as series_loop
 from star_operator.series.timing import SeriesTiming
 
 
-def _job(body: kopf.Body, retry: int, logger: kopf.Logger) -> issuance.OrderJob:
+def _job(body: kopf.Body, retry: int, logger: kopf.Logger,
+         ctx: context.OperatorContext) -> issuance.OrderJob:
     cfg = config.get()
     meta = body.get("metadata") or {}
     recorder = StatusRecorder(meta["namespace"], meta["name"], body.get("status"),
@@ -28,25 +29,27 @@ def _job(body: kopf.Body, retry: int, logger: kopf.Logger) -> issuance.OrderJob:
     return issuance.OrderJob(namespace=meta["namespace"], name=meta["name"], body=body,
                              recorder=recorder, default_namespace=cfg.namespace, retry=retry,
                              backoff=Backoff.from_config(cfg),
-                             owner_exists=owner_lookup.exists)
+                             owner_exists=owner_lookup.exists,
+                             templates=ctx.templates, issuers=ctx.issuers)
 
 
 @kopf.on.resume(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="reconcile")
 @kopf.on.create(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="reconcile")
 @kopf.on.update(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="reconcile")
-async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) -> None:
+async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, memo: kopf.Memo,
+                    **_: Any) -> None:
     """Run the issuance state machine as far as it goes; come back when it says so.
 
     The time bound is safe to hit anywhere: every step is recorded before the next begins.
     """
-    cfg = config.get()
-    job = _job(body, retry, logger)
+    cfg, ctx = config.get(), context.of(memo)
+    job = _job(body, retry, logger, ctx)
     try:
         with transient.retried_later(job.delay()):
             if cancel.cancel_requested(job.spec):
                 await cancel.cancel_in_place(job, cfg.delete_backoff_max)
                 return
-            async with limits.issuance_slot(), asyncio.timeout(cfg.issuance_timeout):
+            async with ctx.issuance_slots, asyncio.timeout(cfg.issuance_timeout):
                 await (via_front_end.reconcile(job) if via_front_end.applies(job.spec)
                        else issuance.reconcile(job))
     except issuance.Retry as exc:
@@ -57,9 +60,10 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) 
 
 
 @kopf.on.delete(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="cancel")
-async def cancel_on_delete(body: kopf.Body, retry: int, logger: kopf.Logger, **_: Any) -> None:
+async def cancel_on_delete(body: kopf.Body, retry: int, logger: kopf.Logger, memo: kopf.Memo,
+                           **_: Any) -> None:
     """The finalizer's job: cancel at the CA (or be forced), then honour secretPolicy."""
-    job = _job(body, retry, logger)
+    job = _job(body, retry, logger, context.of(memo))
     try:
         with transient.retried_later(job.delay()):
             await cancel.finalize_deletion(job, config.get().delete_backoff_max)
@@ -74,13 +78,14 @@ def _emulated(status: kopf.Status, **_: Any) -> bool:
 @kopf.daemon(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="emulated-series", when=_emulated,
              cancellation_timeout=10.0)
 async def emulated_series(body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger,
-                          **_: Any) -> None:
+                          memo: kopf.Memo, **_: Any) -> None:
     """An emulated STAR series: order each next certificate at its moment (series.loop)."""
     cfg = config.get()
     context_for = functools.partial(series_loop.template_context,
                                     series_timing=SeriesTiming.from_config(cfg),
                                     clock_skew=cfg.clock_skew, stopped=stopped)
-    worker = series_loop.SeriesLoop(_job(body, 0, logger), body, context_for=context_for,
+    worker = series_loop.SeriesLoop(_job(body, 0, logger, context.of(memo)), body,
+                                    context_for=context_for,
                                     backoff_timing=schedule.Timing.from_config(cfg))
     await worker.run(stopped)
 

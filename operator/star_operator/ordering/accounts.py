@@ -1,14 +1,13 @@
 """The DNO's ACME accounts: one account key Secret and one cached AcmeClient per CsrTemplate.
 
 1,000 StarOrders on one template share one client (one nonce pool, one connection pool, one
-newAccount), so the cache is keyed by template and invalidated when its CA settings change.
+newAccount), so the cache (:class:`.client_cache.AccountClients`, owned by the operator's
+context) is keyed by template and invalidated when its CA settings change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
 
 from josepy.jwk import JWK
 from cryptography import x509
@@ -18,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from star_operator.errors import ReasonedError
 from star_operator import acme, k8s, metrics, sessions
 from star_operator.dns01 import Rfc2136Solver
+from star_operator.ordering.client_cache import AccountClients, fingerprint
 from star_operator.ordering.templates import SecretRef, TemplatePolicy
-from star_operator.secrets import payload
+from star_operator.secrets import payload, writer
 
 
 class CaSettingsError(ReasonedError):
@@ -35,10 +35,9 @@ class CaMaterial:
     tsig_secret: str
 
     def fingerprint(self, policy: TemplatePolicy) -> str:
-        h = hashlib.sha256()
-        for part in (policy.directory_url.encode(), self.account_key_pem, self.ca_pem or b""):
-            h.update(part + b"\0")
-        return h.hexdigest()
+        """What the template's cached client was made from (see :mod:`.client_cache`)."""
+        return fingerprint(policy.directory_url.encode(), self.account_key_pem,
+                           self.ca_pem or b"")
 
 
 async def read_secret_value(ref: SecretRef, *, required: bool = True,
@@ -93,9 +92,14 @@ def new_account_key_pem() -> bytes:
                              serialization.NoEncryption())
 
 
-async def ensure_account_key(ref: SecretRef) -> tuple[bytes, bool]:
-    """The account key PEM, creating its Secret if it does not exist; (pem, created)."""
-    secret = await k8s.get_secret(ref.namespace, ref.name)
+async def ensure_account_key(ref: SecretRef, *, store: writer.SecretStore = writer.API_SERVER
+                             ) -> tuple[bytes, bool]:
+    """The account key PEM, creating its Secret if it does not exist; (pem, created).
+
+    A Secret that exists without the key is refused, not overwritten: the operator did not
+    make it, and whatever it holds may be needed by whoever did.
+    """
+    secret = await store.get_secret(ref.namespace, ref.name)
     if secret is not None:
         value = payload.unb64((secret.get("data") or {}).get(ref.key))
         if not value:
@@ -108,9 +112,9 @@ async def ensure_account_key(ref: SecretRef) -> tuple[bytes, bool]:
                          "labels": payload.managed_labels()},
             "data": {ref.key: payload.b64(pem)}}
     try:
-        await k8s.create_secret(ref.namespace, body)
+        await store.create_secret(ref.namespace, body)
     except k8s.Conflict:  # another worker created it first: use theirs
-        return await ensure_account_key(ref)
+        return await ensure_account_key(ref, store=store)
     return pem, True
 
 
@@ -149,49 +153,14 @@ async def read_tsig_secret(policy: TemplatePolicy) -> str:
     return tsig.decode("ascii").strip()
 
 
-@dataclasses.dataclass
-class _Entry:
-    fingerprint: str
-    client: acme.AcmeClient
-
-
-_clients: dict[str, _Entry] = {}
-_locks: dict[str, asyncio.Lock] = {}
-
-
-async def client_for(policy: TemplatePolicy, material: CaMaterial) -> acme.AcmeClient:
-    """A registered AcmeClient for the template (cached; re-created if CA settings changed)."""
-    fp = material.fingerprint(policy)
-    entry = _clients.get(policy.name)
-    if entry is not None and entry.fingerprint == fp and entry.client.account_url:
-        return entry.client
-    lock = _locks.setdefault(policy.name, asyncio.Lock())
-    async with lock:
-        entry = _clients.get(policy.name)
-        if entry is not None and entry.fingerprint == fp and entry.client.account_url:
-            return entry.client
-        if entry is not None:
-            await entry.client.close()
-        client = new_client(policy.directory_url, material.account_key_pem, material.ca_pem)
+async def client_for(clients: AccountClients[str], policy: TemplatePolicy,
+                     material: CaMaterial) -> acme.AcmeClient:
+    """The template's registered AcmeClient from the operator's cache (``clients``, keyed by
+    template name; re-created when its CA settings change)."""
+    async def register(client: acme.AcmeClient) -> None:
         with metrics.time_acme("new-account"):
             await client.register(contact=policy.contact)
-        _clients[policy.name] = _Entry(fp, client)
-        return client
-
-
-async def forget(template_name: str) -> None:
-    """Drop a deleted template's client."""
-    entry = _clients.pop(template_name, None)
-    if entry is not None:
-        await entry.client.close()
-
-
-async def close_all() -> None:
-    """Close every cached client (operator cleanup)."""
-    for name in list(_clients):
-        await forget(name)
-
-
-def count() -> int:
-    """How many accounts are loaded (liveness probe detail)."""
-    return len(_clients)
+    return await clients.get(
+        policy.name, material.fingerprint(policy),
+        lambda: new_client(policy.directory_url, material.account_key_pem, material.ca_pem),
+        register)

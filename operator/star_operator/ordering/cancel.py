@@ -43,7 +43,7 @@ async def _client(job: OrderJob) -> acme.AcmeClient:
         return await ca_access.client_from(recorded)
     policy = await policy_of(job, template, body)
     material = await accounts.load_material(policy)
-    return await accounts.client_for(policy, material)
+    return await accounts.client_for(job.templates, policy, material)
 
 
 #: The ACME client a StarOrder is canceled with (:func:`_client`; a fake CA in unit tests).

@@ -42,6 +42,7 @@ from star_operator.csr_template import generate_key_and_csr
 from star_operator.dns01 import Dns01Error
 from star_operator.ordering import (accounts, adopt, ca_access, capabilities, delegated,
                                     failures, readiness, request, status as st)
+from star_operator.ordering.client_cache import AccountClients
 from star_operator.ordering.progress import progress_order
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.renewal.fetcher import CycleError
@@ -83,6 +84,12 @@ class OrderJob:
     owner_exists: ownership.OwnerLookup = owner_lookup.exists
     #: Where the target Secret is read and the key staged (the API server; a fake in tests).
     secrets: writer.SecretStore = writer.API_SERVER
+    #: The operator's ACME clients by CsrTemplate and by StarIssuer (the handlers pass the
+    #: process's, from :class:`~star_operator.context.OperatorContext`); a job built on its
+    #: own, as in unit tests, starts with empty ones.
+    templates: AccountClients[str] = dataclasses.field(default_factory=AccountClients)
+    issuers: AccountClients[tuple[str, str]] = dataclasses.field(
+        default_factory=AccountClients)
 
     @property
     def spec(self) -> Mapping[str, Any]:
@@ -371,7 +378,7 @@ async def reconcile(job: OrderJob) -> None:
     csr = await prepare_key(job, policy, req) if not order_url else _recorded_csr(job)
     material = await _material(job, policy)
     try:
-        client = await accounts.client_for(policy, material)
+        client = await accounts.client_for(job.templates, policy, material)
         if order_url:
             mode = rec.get("mode") or capabilities.NATIVE
             order = await client.get_order(order_url)

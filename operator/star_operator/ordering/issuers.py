@@ -14,9 +14,7 @@ raises the client's ``AcmeConnectionError``: the caller retries with backoff.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +23,7 @@ from star_operator import constants as c
 from star_operator.csr_template import CsrTemplate, TemplateError, load_template
 from star_operator.errors import ReasonedError
 from star_operator.ordering import accounts
+from star_operator.ordering.client_cache import AccountClients, fingerprint
 from star_operator.ordering.templates import SecretRef
 
 EAB_KEY_ID = "keyID"
@@ -106,40 +105,18 @@ async def read_binding(spec: IssuerSpec) -> acme.EabCredentials:
                           f"{role}: Secret {spec.namespace}/{spec.eab_ref.name}: {exc}") from None
 
 
-@dataclasses.dataclass
-class _Entry:
-    fingerprint: str
-    client: acme.AcmeClient
-
-
-_clients: dict[tuple[str, str], _Entry] = {}
-_locks: dict[tuple[str, str], asyncio.Lock] = {}
-
-
 def _fingerprint(spec: IssuerSpec, key_pem: bytes, ca_pem: bytes | None,
                  creds: acme.EabCredentials) -> str:
-    h = hashlib.sha256()
-    for part in (spec.directory_url.encode(), key_pem, ca_pem or b"", creds.key_id.encode(),
-                 creds.hmac_key.encode()):
-        h.update(part + b"\0")
-    return h.hexdigest()
+    return fingerprint(spec.directory_url.encode(), key_pem, ca_pem or b"",
+                       creds.key_id.encode(), creds.hmac_key.encode())
 
 
-async def _registered(spec: IssuerSpec, key_pem: bytes, ca_pem: bytes | None,
+async def _registered(clients: AccountClients[tuple[str, str]], spec: IssuerSpec,
+                      key_pem: bytes, ca_pem: bytes | None,
                       creds: acme.EabCredentials) -> acme.AcmeClient:
     """The issuer's client, registered with the binding once and cached until its settings
     change (one nonce pool and one newAccount for every StarOrder naming the issuer)."""
-    where, fp = (spec.namespace, spec.name), _fingerprint(spec, key_pem, ca_pem, creds)
-    entry = _clients.get(where)
-    if entry is not None and entry.fingerprint == fp and entry.client.account_url:
-        return entry.client
-    async with _locks.setdefault(where, asyncio.Lock()):
-        entry = _clients.get(where)
-        if entry is not None and entry.fingerprint == fp and entry.client.account_url:
-            return entry.client
-        if entry is not None:
-            await entry.client.close()
-        client = accounts.new_client(spec.directory_url, key_pem, ca_pem)
+    async def register(client: acme.AcmeClient) -> None:
         try:
             with metrics.time_acme("new-account"):
                 await client.register(contact=spec.contact, binding=creds)
@@ -149,12 +126,16 @@ async def _registered(spec: IssuerSpec, key_pem: bytes, ca_pem: bytes | None,
             raise IssuerError("ExternalAccountBindingRefused",
                               f"the front end at {spec.directory_url} refused the account "
                               f"(key id {creds.key_id!r}): {problem}") from problem
-        _clients[where] = _Entry(fp, client)
-        return client
+    return await clients.get((spec.namespace, spec.name),
+                             _fingerprint(spec, key_pem, ca_pem, creds),
+                             lambda: accounts.new_client(spec.directory_url, key_pem, ca_pem),
+                             register)
 
 
-async def client_for(spec: IssuerSpec) -> tuple[acme.AcmeClient, bytes | None]:
-    """The registered client at the front end, and the trusted roots (for the StarCertificate).
+async def client_for(clients: AccountClients[tuple[str, str]], spec: IssuerSpec
+                     ) -> tuple[acme.AcmeClient, bytes | None]:
+    """The registered client at the front end (from the operator's cache ``clients``), and the
+    trusted roots (for the StarCertificate).
 
     Secrets missing or malformed raise :class:`accounts.CaSettingsError` / :class:`IssuerError`.
     """
@@ -163,7 +144,7 @@ async def client_for(spec: IssuerSpec) -> tuple[acme.AcmeClient, bytes | None]:
                                             "CA bundle (spec.caBundleSecretRef)")
               if spec.ca_bundle_ref else None)
     key_pem, _ = await accounts.ensure_account_key(spec.account_key_ref)
-    return await _registered(spec, key_pem, ca_pem, creds), ca_pem
+    return await _registered(clients, spec, key_pem, ca_pem, creds), ca_pem
 
 
 async def _delegation_url(client: acme.AcmeClient, spec: IssuerSpec) -> str:
@@ -185,9 +166,9 @@ async def _delegation_url(client: acme.AcmeClient, spec: IssuerSpec) -> str:
     return granted[0]
 
 
-async def connect(spec: IssuerSpec) -> FrontEnd:
+async def connect(clients: AccountClients[tuple[str, str]], spec: IssuerSpec) -> FrontEnd:
     """Account, delegation, template: everything a StarOrder needs before its key."""
-    client, ca_pem = await client_for(spec)
+    client, ca_pem = await client_for(clients, spec)
     url = await _delegation_url(client, spec)
     try:
         delegation = await client.get_delegation(url)
@@ -206,7 +187,8 @@ async def connect(spec: IssuerSpec) -> FrontEnd:
     return FrontEnd(client=client, ca_pem=ca_pem, delegation=delegation, template=template)
 
 
-def cached_client(namespace: str, name: str) -> acme.AcmeClient | None:
+def cached_client(clients: AccountClients[tuple[str, str]], namespace: str,
+                  name: str) -> acme.AcmeClient | None:
     """The last registered client of a StarIssuer, even one deleted since.
 
     Deleting a namespace deletes the StarIssuer and its Secrets in no particular order and
@@ -214,11 +196,4 @@ def cached_client(namespace: str, name: str) -> acme.AcmeClient | None:
     holds the account key) is what lets them cancel anyway. So entries are never dropped when
     a StarIssuer goes, only replaced when its settings change.
     """
-    entry = _clients.get((namespace, name))
-    return entry.client if entry is not None and entry.client.account_url else None
-
-
-async def close_all() -> None:
-    """Close every cached client (operator cleanup)."""
-    for where in list(_clients):
-        await _clients.pop(where).client.close()
+    return clients.cached((namespace, name))

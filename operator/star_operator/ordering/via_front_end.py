@@ -99,9 +99,10 @@ async def client_for_order(job: OrderJob) -> acme.AcmeClient:
     had (:func:`.issuers.cached_client`)."""
     name = job.spec["issuerRef"]["name"]
     try:
-        return (await issuers.client_for(await load_issuer(job.namespace, name)))[0]
+        return (await issuers.client_for(job.issuers,
+                                         await load_issuer(job.namespace, name)))[0]
     except (IssuerError, accounts.CaSettingsError):
-        cached = issuers.cached_client(job.namespace, name)
+        cached = issuers.cached_client(job.issuers, job.namespace, name)
         if cached is None:
             raise
         return cached
@@ -124,7 +125,8 @@ async def _front_end(job: OrderJob) -> FrontEnd:
     be reached retried with backoff."""
     rec = job.recorder
     try:
-        return await connect(await load_issuer(job.namespace, job.spec["issuerRef"]["name"]))
+        return await connect(job.issuers,
+                             await load_issuer(job.namespace, job.spec["issuerRef"]["name"]))
     except (IssuerError, accounts.CaSettingsError) as exc:
         await rec.ready(False, exc.reason, exc.message, event="Warning", lastError=exc.message)
         # a StarIssuer applied after its StarOrder is found soon; other refusals need a human

@@ -62,7 +62,7 @@ async def template_context(job: OrderJob, *, series_timing: timing.SeriesTiming,
     spec = {**job.spec, **ordered}
     policy = await load_policy(job, spec["csrTemplateName"])
     material = await accounts.load_material(policy)
-    client = await accounts.client_for(policy, material)
+    client = await accounts.client_for(job.templates, policy, material)
     req = request.build_request(spec, timeutil.utcnow(), job.recorder.get("endDate"))
     return renewal.SeriesContext(job=job, policy=policy, material=material, client=client,
                                  req=req, timing=series_timing, clock_skew=clock_skew,

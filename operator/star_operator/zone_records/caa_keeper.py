@@ -20,6 +20,7 @@ from typing import Any
 from star_operator import acme, conditions, events, k8s
 from star_operator import constants as c
 from star_operator.ordering import accounts, failures
+from star_operator.ordering.client_cache import AccountClients
 from star_operator.zone_records import caa
 from star_operator.zone_records.access import ZoneRecordError, zone_for
 
@@ -56,9 +57,11 @@ async def _report(body: Mapping[str, Any], ok: bool, reason: str, message: str, 
 
 
 async def check_once(template_name: str, default_namespace: str,
-                     logger: logging.Logger | logging.LoggerAdapter) -> float | None:
+                     logger: logging.Logger | logging.LoggerAdapter,
+                     templates: AccountClients[str]) -> float | None:
     """Publish or repair the template's CAA records; seconds until the next round (None: the
-    template is gone)."""
+    template is gone). ``templates`` is the operator's client cache, where the template's own
+    reconcile registered the account."""
     body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template_name)
     if body is None:
         return None
@@ -72,7 +75,8 @@ async def check_once(template_name: str, default_namespace: str,
         if wanted is None:  # just turned off: kopf stops the daemon on that same change
             return ACCOUNT_WAIT
         retry = min(RETRY_CAP, float(wanted.check_interval))
-        client = await accounts.client_for(zone.policy, await accounts.load_material(zone.policy))
+        client = await accounts.client_for(templates, zone.policy,
+                                           await accounts.load_material(zone.policy))
         value = caa.issue_value(caa.issuer(wanted, (await client.directory()).raw),
                                 str(client.account_url))
         repairs = await caa.keep(zone, value, wanted.ttl)
