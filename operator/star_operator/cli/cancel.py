@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from star_operator.constants import Phase
+
 from .errors import NOT_POSSIBLE, OK, CliError
 from .kube import Kube
 from .resources import STARORDER, add_target, split_target
-from .status import EMULATED, order_mode
+from .status import EMULATED, order_mode, ready_condition
 from .waiting import add_wait_options, wait_until
 
 NAME = "cancel"
@@ -33,9 +35,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def _ready(order: dict[str, Any]) -> dict[str, Any]:
-    conds = (order.get("status") or {}).get("conditions") or ()
-    return next((x for x in conds if x.get("type") == "Ready"), {})
+def _canceled(order: dict[str, Any]) -> bool:
+    return (order.get("status") or {}).get("phase") == Phase.CANCELED
 
 
 def run(args: argparse.Namespace, kube: Kube) -> int:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace, kube: Kube) -> int:
     order = kube.get(STARORDER, name)
     meta = order.get("metadata") or {}
     ref = f"StarOrder {meta.get('namespace') or kube.namespace}/{name}"
-    if (order.get("status") or {}).get("phase") == "Canceled":
+    if _canceled(order):
         print(f"{ref} is already canceled")
         return OK
     if meta.get("deletionTimestamp"):
@@ -55,10 +56,8 @@ def run(args: argparse.Namespace, kube: Kube) -> int:
     print(f"{ref}: cancellation requested (spec.canceled: true): {what}; the Secret is kept")
     if not args.wait:
         return OK
-    order, done = wait_until(lambda: kube.get(STARORDER, name),
-                             lambda o: (o.get("status") or {}).get("phase") == "Canceled",
-                             args.timeout)
-    ready = _ready(order)
+    order, done = wait_until(lambda: kube.get(STARORDER, name), _canceled, args.timeout)
+    ready = ready_condition(order) or {}
     if not done:
         hint = " (the operator keeps retrying)" if ready.get("reason") in PENDING_REASONS else ""
         raise CliError(f"{ref} not canceled within {args.timeout:.0f}s: Ready "

@@ -19,7 +19,7 @@ from . import render
 from .errors import NOT_POSSIBLE, OK, CliError
 from .kube import Kube
 from .resources import STARCERTIFICATE, STARORDER, add_target, split_target
-from .status import EMULATED, NATIVE, order_mode
+from .status import EMULATED, NATIVE, order_mode, ready_condition
 from .waiting import add_wait_options, wait_until
 
 NAME = "renew"
@@ -50,7 +50,7 @@ def refusal(order: dict[str, Any]) -> str | None:
     mode = order_mode(order)
     if meta.get("deletionTimestamp"):
         return f"{ref} is being deleted: no further certificate is ordered"
-    if st.get("phase") == "Canceled":
+    if st.get("phase") == c.Phase.CANCELED:
         return f"{ref} is canceled (spec.canceled): no further certificate is ordered"
     if mode == NATIVE:
         url = st.get("starCertificateURL")
@@ -58,10 +58,11 @@ def refusal(order: dict[str, Any]) -> str | None:
                 f"itself" + (f" at {url}" if url else "") + "; a renewal cannot be forced "
                 f"(the StarCertificate fetches each new certificate as the CA publishes it; "
                 f"see: kubectl star status starorder {meta.get('name')})")
-    if mode != EMULATED or st.get("phase") != "Valid" or not (st.get("series") or {}).get(
+    if mode != EMULATED or st.get("phase") != c.Phase.VALID or not (st.get("series") or {}).get(
             "serial"):
-        return (f"{ref} has no certificate to renew yet (phase {st.get('phase') or 'Pending'}): "
-                f"the first certificate is still being ordered")
+        return (f"{ref} has no certificate to renew yet (phase "
+                f"{st.get('phase') or c.Phase.PENDING}): the first certificate is still being "
+                f"ordered")
     end = render.parse(st.get("endDate"))
     if end is not None and timeutil.utcnow() >= end:
         return (f"{ref}: its end-date {st['endDate']} has passed; no certificate is ordered "
@@ -109,8 +110,7 @@ def _wait(kube: Kube, name: str, value: str, old_serial: str, timeout: float
     series = st.get("series") or {}
     if done:
         return series
-    ready: dict[str, Any] = next(
-        (x for x in st.get("conditions") or () if x.get("type") == "Ready"), {})
+    ready = ready_condition(order) or {}
     raise CliError(f"no new certificate within {render.duration(timeout)} (Ready "
                    f"{ready.get('status')} {ready.get('reason')}: "
                    f"{ready.get('message')}; lastError: {series.get('lastError')})")

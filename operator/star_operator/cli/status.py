@@ -13,7 +13,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from star_operator import timeutil
+from star_operator import conditions, timeutil
+from star_operator.constants import CertState
 
 from . import render
 from .errors import OK
@@ -24,6 +25,8 @@ NAME = "status"
 KINDS = (STARORDER, STARCERTIFICATE)
 EVENTS_SHOWN = 10
 NATIVE, EMULATED = "Native", "Emulated"
+#: StarCertificate states after which the CA issues nothing more.
+FINAL_STATES = (CertState.CANCELED, CertState.END_DATE_REACHED, CertState.EXPIRED)
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -119,9 +122,10 @@ def collect(kube: Kube, kind: Kind, name: str) -> Objects:
 
 # ------------------------------------------------------------------------------ the report
 
-def _ready(obj: dict[str, Any] | None) -> dict[str, Any] | None:
-    return next((cond for cond in _status(obj).get("conditions") or ()
-                 if cond.get("type") == "Ready"), None)
+def ready_condition(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The object's Ready condition (None: it has none)."""
+    found = conditions.get_condition(_status(obj).get("conditions"), conditions.READY)
+    return None if found is None else dict(found)
 
 
 def _left(not_after: Any, now: datetime.datetime) -> int | None:
@@ -183,7 +187,7 @@ def _current_and_next(objs: Objects, mode: str | None, now: datetime.datetime
                    "secondsLeft": _left(order_st["notAfter"], now),
                    "source": "StarOrder status"}
     state = cert_st.get("state")
-    if state in ("Canceled", "EndDateReached", "Expired"):
+    if state in FINAL_STATES:
         nxt = {"at": None, "basis": None,
                "note": f"none: the StarCertificate is {state} (the CA issues no more)"}
     elif cert_st.get("nextFetch"):
@@ -205,12 +209,12 @@ def build(objs: Objects, now: datetime.datetime) -> dict[str, Any]:
     mode = order_mode(objs.order) if objs.order is not None else (
         NATIVE if objs.certificate is not None else None)
     current, nxt = _current_and_next(objs, mode, now)
-    tmpl_ready = _ready(objs.template)
+    tmpl_ready = ready_condition(objs.template)
     events, total = _events(objs.events)
     spec = _spec(objs.obj)
     return {
         "kind": objs.kind.kind, "name": meta.get("name"), "namespace": meta.get("namespace"),
-        "ready": _ready(objs.obj),
+        "ready": ready_condition(objs.obj),
         "phase": st.get("phase") if is_order else st.get("state"),
         "deleting": bool(meta.get("deletionTimestamp")),
         "dnsNames": spec.get("dnsNames") or st.get("dnsNames") or [],
@@ -230,7 +234,8 @@ def build(objs: Objects, now: datetime.datetime) -> dict[str, Any]:
         "endDate": order_st.get("endDate") or _spec(objs.certificate).get("endDate"),
         "current": current, "next": nxt,
         "conditions": st.get("conditions") or [],
-        "certificateReady": _ready(objs.certificate) if is_order and objs.certificate else None,
+        "certificateReady": (ready_condition(objs.certificate)
+                             if is_order and objs.certificate else None),
         "lastError": st.get("lastError"),
         "events": events, "eventsTotal": total,
         "notes": objs.notes,

@@ -18,7 +18,7 @@ from star_ca.problems import AcmeError, problem
 from star_ca.star.autorenewal import AutoRenewalError, Limits, parse_auto_renewal, rfc3339
 from star_ca.wfe.identifiers import parse_identifiers
 from star_operator import constants as c
-from star_operator import timeutil
+from star_operator import conditions, timeutil
 from star_operator.csr_template import CsrTemplate, DomainPolicy
 from star_operator.csr_template.names import normalize_dns
 from star_operator.csr_template.vocab import PLACEHOLDERS
@@ -28,8 +28,8 @@ from star_operator.ordering.templates import TemplatePolicy
 #: How long an unfinalized Order1 stays (RFC 8555 ``expires``); the NDC finalizes at once.
 PENDING_TTL = 86400
 REQUEST_ANNOTATION = f"{c.GROUP}/ndc-order-request"
-CANCELED_PHASES = ("Canceling", "Canceled")
-FAILED_PHASES = ("Rejected", "Failed")
+CANCELED_PHASES = (c.Phase.CANCELING, c.Phase.CANCELED)
+FAILED_PHASES = (c.Phase.REJECTED, c.Phase.FAILED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,10 +172,8 @@ def request_of(star_order: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _ready(star_order: Mapping[str, Any]) -> Mapping[str, Any]:
-    for cond in (star_order.get("status") or {}).get("conditions") or ():
-        if cond.get("type") == "Ready":
-            return cond
-    return {}
+    return conditions.get_condition((star_order.get("status") or {}).get("conditions"),
+                                    conditions.READY) or {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +212,7 @@ def state_of(star_order: Mapping[str, Any]) -> State:
         has_cert = bool((status.get("series") or {}).get("serial"))
         return State("valid", "served") if has_cert else State("processing")
     url = status.get("starCertificateURL")
-    if url and phase == "Valid":
+    if url and phase == c.Phase.VALID:
         return State("valid", "upstream", upstream_url=url)
     return State("processing")
 
