@@ -11,7 +11,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.tsig
 
-from star_operator.dns01.base import Dns01Error
+from star_operator.dns01.base import Dns01Error, DnsFailure
 
 CHALLENGE_LABEL = "_acme-challenge"
 
@@ -22,20 +22,22 @@ def identifier_name(domain: str) -> dns.name.Name:
     if text.startswith("*."):
         text = text[2:]
     if not text:
-        raise Dns01Error(f"invalid domain {domain!r}: empty name", reason="invalid-name")
+        raise Dns01Error(f"invalid domain {domain!r}: empty name", reason=DnsFailure.UPDATE_FAILED)
     if "*" in text:
         raise Dns01Error(
             f"invalid domain {domain!r}: a wildcard is only allowed as the whole leftmost label",
-            reason="invalid-name",
+            reason=DnsFailure.UPDATE_FAILED,
         )
     try:
         name = dns.name.from_text(text)
     except (dns.exception.DNSException, UnicodeError) as exc:
-        raise Dns01Error(f"invalid domain {domain!r}: {exc}", reason="invalid-name") from exc
+        raise Dns01Error(
+            f"invalid domain {domain!r}: {exc}", reason=DnsFailure.UPDATE_FAILED
+        ) from exc
     if len(name) < 3:  # at least "label.tld."
         raise Dns01Error(
             f"invalid domain {domain!r}: a dns-01 identifier needs at least two labels",
-            reason="invalid-name",
+            reason=DnsFailure.UPDATE_FAILED,
         )
     return name
 
@@ -47,7 +49,7 @@ def challenge_name(domain: str) -> dns.name.Name:
     except dns.name.NameTooLong as exc:
         raise Dns01Error(
             f"invalid domain {domain!r}: the challenge name would be longer than 255 octets",
-            reason="invalid-name",
+            reason=DnsFailure.UPDATE_FAILED,
         ) from exc
 
 
@@ -62,12 +64,12 @@ def txt_rdata(value: str) -> dns.rdtypes.ANY.TXT.TXT:
         raw = value.encode("ascii")
     except UnicodeEncodeError as exc:
         raise Dns01Error(
-            f"invalid dns-01 TXT value {value!r}: not ASCII", reason="invalid-value"
+            f"invalid dns-01 TXT value {value!r}: not ASCII", reason=DnsFailure.UPDATE_FAILED
         ) from exc
     if not raw or len(raw) > 255:
         raise Dns01Error(
             f"invalid dns-01 TXT value of {len(raw)} octets (must be 1..255)",
-            reason="invalid-value",
+            reason=DnsFailure.UPDATE_FAILED,
         )
     return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [raw])
 
@@ -101,7 +103,7 @@ def normalize_algorithm(algorithm: str) -> dns.name.Name:
         names = sorted(a.to_text(omit_final_dot=True).lower() for a in allowed)
         raise Dns01Error(
             f"unsupported TSIG algorithm {algorithm!r}; use one of: {', '.join(names)}",
-            reason="invalid-config",
+            reason=DnsFailure.SETTINGS_INVALID,
         )
     return name
 

@@ -28,7 +28,7 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 
-from star_operator.dns01.base import Dns01Error
+from star_operator.dns01.base import Dns01Error, DnsFailure
 from star_operator.dns01.names import (
     challenge_name,
     normalize_algorithm,
@@ -43,62 +43,62 @@ DEFAULT_TTL = 60
 
 
 # Update answers other than NOERROR: (reason, message template).
-_UPDATE_RCODE_ERRORS: dict[dns.rcode.Rcode, tuple[str, str]] = {
+_UPDATE_RCODE_ERRORS: dict[dns.rcode.Rcode, tuple[DnsFailure, str]] = {
     dns.rcode.REFUSED: (
-        "refused",
+        DnsFailure.UPDATE_REFUSED,
         "DNS server {where} REFUSED the {what} signed with TSIG key {key!r}: the key is not "
         "allowed to update that name, or the server does not accept updates for the zone",
     ),
     dns.rcode.NOTAUTH: (
-        "not-auth",
+        DnsFailure.UPDATE_REFUSED,
         "DNS server {where} answered NOTAUTH to the {what} signed with TSIG key {key!r}: the "
         "key was not accepted or the server is not authoritative for zone {zone}",
     ),
     dns.rcode.NOTZONE: (
-        "not-authoritative",
+        DnsFailure.NOT_AUTHORITATIVE,
         "DNS server {where} answered NOTZONE: {name} is not in zone {zone}",
     ),
 }
 
 # Exchange failures, most specific first: (exception types, reason, message template).
 _ExcTypes = type[BaseException] | tuple[type[BaseException], ...]
-_EXCHANGE_ERRORS: tuple[tuple[_ExcTypes, str, str], ...] = (
+_EXCHANGE_ERRORS: tuple[tuple[_ExcTypes, DnsFailure, str], ...] = (
     (
         dns.tsig.PeerBadKey,
-        "bad-key",
+        DnsFailure.UPDATE_REFUSED,
         "DNS server {where} does not know TSIG key {key!r} (BADKEY) for the {what}; "
         "check the key name and algorithm ({alg})",
     ),
     (
         dns.tsig.PeerBadSignature,
-        "bad-signature",
+        DnsFailure.UPDATE_REFUSED,
         "DNS server {where} rejected the signature made with TSIG key {key!r} (BADSIG) for the "
         "{what}; the secret or algorithm ({alg}) does not match the server's",
     ),
     (
         dns.tsig.PeerBadTime,
-        "bad-time",
+        DnsFailure.UPDATE_REFUSED,
         "DNS server {where} rejected TSIG key {key!r} for the {what} (BADTIME): the clocks "
         "differ by more than the allowed fudge",
     ),
     (
         (dns.tsig.PeerError, dns.tsig.BadSignature),
-        "bad-signature",
+        DnsFailure.UPDATE_REFUSED,
         "TSIG failure with key {key!r} at DNS server {where} for the {what}: {exc_type}: {exc}",
     ),
     (
         dns.exception.Timeout,
-        "timeout",
+        DnsFailure.SERVER_UNREACHABLE,
         "no answer from DNS server {where} within {timeout:.3g}s for the {what}",
     ),
     (
         (OSError, EOFError),
-        "unreachable",
+        DnsFailure.SERVER_UNREACHABLE,
         "cannot reach DNS server {where} for the {what}: {exc}",
     ),
     (
         dns.exception.DNSException,
-        "server-error",
+        DnsFailure.UPDATE_FAILED,
         "bad answer from DNS server {where} for the {what}: {exc_type}: {exc}",
     ),
 )
@@ -145,20 +145,25 @@ class Rfc2136Solver:
         poll_interval: float = 0.2,
     ) -> None:
         if not server:
-            raise Dns01Error("no DNS server configured for RFC 2136", reason="invalid-config")
+            raise Dns01Error(
+                "no DNS server configured for RFC 2136", reason=DnsFailure.SETTINGS_INVALID
+            )
         if not tsig_key_name:
-            raise Dns01Error("no TSIG key name configured for RFC 2136", reason="invalid-config")
+            raise Dns01Error(
+                "no TSIG key name configured for RFC 2136", reason=DnsFailure.SETTINGS_INVALID
+            )
         try:
             # whitespace (a trailing newline from a Secret file, BIND's split lines) is not data
             secret = base64.b64decode("".join(tsig_secret.split()), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise Dns01Error(
                 f"TSIG secret for key {tsig_key_name!r} is not valid base64: {exc}",
-                reason="invalid-config",
+                reason=DnsFailure.SETTINGS_INVALID,
             ) from exc
         if not secret:
             raise Dns01Error(
-                f"TSIG secret for key {tsig_key_name!r} is empty", reason="invalid-config"
+                f"TSIG secret for key {tsig_key_name!r} is empty",
+                reason=DnsFailure.SETTINGS_INVALID,
             )
         self.server = server
         self.port = int(port)
@@ -168,12 +173,15 @@ class Rfc2136Solver:
             self._key = dns.tsig.Key(tsig_key_name, secret, normalize_algorithm(tsig_algorithm))
         except dns.exception.DNSException as exc:
             raise Dns01Error(
-                f"invalid TSIG key name {tsig_key_name!r}: {exc}", reason="invalid-config"
+                f"invalid TSIG key name {tsig_key_name!r}: {exc}",
+                reason=DnsFailure.SETTINGS_INVALID,
             ) from exc
         try:
             self.zone = dns.name.from_text(zone) if zone else None
         except dns.exception.DNSException as exc:
-            raise Dns01Error(f"invalid zone {zone!r}: {exc}", reason="invalid-config") from exc
+            raise Dns01Error(
+                f"invalid zone {zone!r}: {exc}", reason=DnsFailure.SETTINGS_INVALID
+            ) from exc
         self.timeout = timeout
         self.ttl = ttl
         self.query_timeout = query_timeout
@@ -229,7 +237,7 @@ class Rfc2136Solver:
         if response is None:
             raise Dns01Error(f"DNS server {self._where} refused to answer for {qname} "
                              "(REFUSED): it is not authoritative for that name",
-                             reason="not-authoritative")
+                             reason=DnsFailure.NOT_AUTHORITATIVE)
         found = response.get_rrset(response.answer, qname, dns.rdataclass.IN, kind)
         return sorted(r.to_text() for r in found) if found is not None else []
 
@@ -283,7 +291,7 @@ class Rfc2136Solver:
                 raise Dns01Error(
                     f"DNS server {self._where} refused to answer for {name} (REFUSED): "
                     f"it is not authoritative for that name",
-                    reason="not-authoritative",
+                    reason=DnsFailure.NOT_AUTHORITATIVE,
                 )
             rrset = response.get_rrset(
                 response.answer, name, dns.rdataclass.IN, dns.rdatatype.CNAME
@@ -294,13 +302,13 @@ class Rfc2136Solver:
             if name in seen:
                 raise Dns01Error(
                     f"CNAME loop at {seen[0]}: {' -> '.join(map(str, seen + [name]))}",
-                    reason="cname-loop",
+                    reason=DnsFailure.UPDATE_FAILED,
                 )
             seen.append(name)
             log.debug("dns-01 challenge name %s delegated by CNAME to %s", seen[-2], name)
         raise Dns01Error(
             f"more than {MAX_CNAME_HOPS} CNAMEs from {seen[0]}: {' -> '.join(map(str, seen))}",
-            reason="cname-loop",
+            reason=DnsFailure.UPDATE_FAILED,
         )
 
     async def _find_zone(self, name: dns.name.Name, deadline: _Deadline) -> dns.name.Name:
@@ -312,7 +320,7 @@ class Rfc2136Solver:
                 raise Dns01Error(
                     f"DNS server {self._where} is not authoritative for {name} (REFUSED to "
                     f"answer SOA {candidate}); configure the zone's primary server",
-                    reason="not-authoritative",
+                    reason=DnsFailure.NOT_AUTHORITATIVE,
                 )
             zone = _zone_from_response(response, candidate)
             if zone is not None:
@@ -321,14 +329,14 @@ class Rfc2136Solver:
                 raise Dns01Error(
                     f"{name} is delegated away from DNS server {self._where} (referral "
                     f"at {candidate}); configure the primary of the delegated zone",
-                    reason="not-authoritative",
+                    reason=DnsFailure.NOT_AUTHORITATIVE,
                 )
             if candidate == dns.name.root or len(candidate) <= 1:
                 break
             candidate = candidate.parent()
         raise Dns01Error(
             f"could not find the zone of {name} on DNS server {self._where}",
-            reason="not-authoritative",
+            reason=DnsFailure.NOT_AUTHORITATIVE,
         )
 
     async def _wait_visible(self, name: dns.name.Name, value: str, deadline: _Deadline) -> None:
@@ -351,7 +359,7 @@ class Rfc2136Solver:
                 raise Dns01Error(
                     f"TXT {value!r} at {name} was not served by {self._where} within "
                     f"{deadline.seconds:g}s (last answer: {last})",
-                    reason="not-visible",
+                    reason=DnsFailure.UPDATE_FAILED,
                 )
             # poll pacing with a deadline; the update itself has already been acknowledged
             await asyncio.sleep(min(interval, remaining))
@@ -376,7 +384,7 @@ class Rfc2136Solver:
         if rcode == dns.rcode.NOERROR:
             return
         reason, template = _UPDATE_RCODE_ERRORS.get(
-            rcode, ("server-error", "DNS server {where} answered {rcode} to the {what}")
+            rcode, (DnsFailure.UPDATE_FAILED, "DNS server {where} answered {rcode} to the {what}")
         )
         raise Dns01Error(
             template.format(
@@ -398,7 +406,7 @@ class Rfc2136Solver:
             raise Dns01Error(
                 f"DNS server {self._where} answered {dns.rcode.to_text(rcode)} "
                 f"for {name} {dns.rdatatype.to_text(rdtype)}",
-                reason="server-error",
+                reason=DnsFailure.UPDATE_FAILED,
             )
         return response
 
@@ -418,7 +426,7 @@ class Rfc2136Solver:
             raise Dns01Error(
                 f"gave up on {what} at DNS server {self._where}: the {deadline.seconds:g}s "
                 f"deadline has passed",
-                reason="timeout",
+                reason=DnsFailure.SERVER_UNREACHABLE,
             )
         timeout = min(self.query_timeout, remaining)
         address = await self._resolve_server(timeout)
@@ -455,7 +463,7 @@ class Rfc2136Solver:
         except (OSError, asyncio.TimeoutError) as exc:
             raise Dns01Error(
                 f"cannot resolve DNS server name {self.server!r}: {exc or 'timed out'}",
-                reason="unreachable",
+                reason=DnsFailure.SERVER_UNREACHABLE,
             ) from exc
         self._address = str(infos[0][4][0])
         return self._address

@@ -11,22 +11,11 @@ from star_operator import acme
 from star_operator.dns01 import Dns01Error
 from star_operator.reasons import ProblemType
 
-#: Dns01Error.reason → condition reason (see :class:`~star_operator.dns01.Dns01Error`).
-DNS_REASONS = {
-    "bad-key": "DNSUpdateRefused", "bad-signature": "DNSUpdateRefused",
-    "bad-time": "DNSUpdateRefused", "refused": "DNSUpdateRefused",
-    "not-auth": "DNSUpdateRefused",
-    "unreachable": "DNSServerUnreachable", "timeout": "DNSServerUnreachable",
-    "invalid-config": "DNSSettingsInvalid",
-    "not-authoritative": "DNSNotAuthoritative",
-}
-
 
 def classify_order_error(exc: acme.AcmeError | Dns01Error) -> tuple[str, str]:
     """(reason, message) for a failure while placing or progressing a STAR order."""
     if isinstance(exc, Dns01Error):
-        reason = DNS_REASONS.get(exc.reason, "DNSUpdateFailed")
-        return reason, f"dns-01 by RFC 2136 failed ({exc.reason}): {exc}"
+        return exc.reason, f"dns-01 by RFC 2136 failed: {exc}"
     if isinstance(exc, acme.AcmeTlsError):
         return "CATLSVerifyFailed", f"{exc} (check spec.acme.caBundleSecretRef)"
     if isinstance(exc, acme.AcmeConnectionError):

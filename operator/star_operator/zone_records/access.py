@@ -1,8 +1,8 @@
 """A CsrTemplate's zone: its parsed policy and an RFC 2136 client with its TSIG key.
 
-Every failure is a :class:`ZoneRecordError` with a condition reason (the dns-01 reasons of
-:mod:`star_operator.ordering.failures` for DNS failures) and a message that names the Secret
-or server but never holds the TSIG secret.
+Every failure is a :class:`ZoneRecordError` with a condition reason (for DNS failures the
+dns-01 ones, :class:`star_operator.dns01.DnsFailure`) and a message that names the Secret or
+server but never holds the TSIG secret.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from star_operator import k8s
 from star_operator import constants as c
 from star_operator.dns01 import Dns01Error, Rfc2136Solver
 from star_operator.errors import ReasonedError
-from star_operator.ordering import accounts, failures
+from star_operator.ordering import accounts
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 
 
@@ -33,7 +33,7 @@ class Zone:
 
 def dns_error(exc: Dns01Error) -> ZoneRecordError:
     """The condition a DNS failure becomes (same reasons as for dns-01)."""
-    return ZoneRecordError(failures.DNS_REASONS.get(exc.reason, "DNSUpdateFailed"), str(exc))
+    return ZoneRecordError(exc.reason, str(exc))
 
 
 async def zone_for(body: Mapping[str, Any], default_namespace: str) -> Zone:

@@ -9,7 +9,7 @@ import dns.rdata
 import dns.tsig
 import pytest
 
-from star_operator.dns01 import Dns01Error, Rfc2136Solver, challenge_record_name
+from star_operator.dns01 import Dns01Error, DnsFailure, Rfc2136Solver, challenge_record_name
 from star_operator.dns01.names import normalize_algorithm, txt_rdata, txt_values
 from star_operator.dns01.rfc2136 import _zone_from_response
 
@@ -39,7 +39,7 @@ def test_challenge_record_name(domain: str, expected: str) -> None:
 def test_invalid_domains_are_rejected(domain: str) -> None:
     with pytest.raises(Dns01Error) as info:
         challenge_record_name(domain)
-    assert info.value.reason == "invalid-name"
+    assert info.value.reason is DnsFailure.UPDATE_FAILED
     assert repr(domain) in str(info.value)
 
 
@@ -57,7 +57,7 @@ def test_txt_rdata_round_trip_without_quoting_problems() -> None:
 def test_txt_rdata_rejects_unusable_values(value: str) -> None:
     with pytest.raises(Dns01Error) as info:
         txt_rdata(value)
-    assert info.value.reason == "invalid-value"
+    assert info.value.reason is DnsFailure.UPDATE_FAILED
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_algorithm_names(text: str, expected: dns.name.Name) -> None:
 def test_unknown_algorithms_are_rejected(text: str) -> None:
     with pytest.raises(Dns01Error, match="unsupported TSIG algorithm") as info:
         normalize_algorithm(text)
-    assert info.value.reason == "invalid-config"
+    assert info.value.reason is DnsFailure.SETTINGS_INVALID
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_solver_configuration_errors_name_the_problem(kwargs: dict, message: str
     args.update(kwargs)
     with pytest.raises(Dns01Error, match=message) as info:
         Rfc2136Solver(**args)
-    assert info.value.reason == "invalid-config"
+    assert info.value.reason is DnsFailure.SETTINGS_INVALID
 
 
 def test_solver_repr_does_not_leak_the_secret() -> None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 from star_operator import acme
-from star_operator.dns01 import Dns01Error
+from star_operator.dns01 import Dns01Error, DnsFailure
 from star_operator.ordering import adopt, failures, readiness
 from star_operator.ordering.request import OrderRequest
 
@@ -12,12 +13,21 @@ END = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 
 
 def test_dns_failures_name_the_dns_problem() -> None:
-    assert failures.classify_order_error(Dns01Error("BADSIG", reason="bad-signature"))[0] \
-        == "DNSUpdateRefused"
-    reason, message = failures.classify_order_error(Dns01Error("refused", reason="unreachable"))
-    assert reason == "DNSServerUnreachable" and "RFC 2136" in message
-    assert failures.classify_order_error(Dns01Error("?", reason="new-code"))[0] \
-        == "DNSUpdateFailed"
+    refused = Dns01Error("BADSIG", reason=DnsFailure.UPDATE_REFUSED)
+    assert failures.classify_order_error(refused)[0] == "DNSUpdateRefused"
+    down = Dns01Error("cannot reach DNS server 192.0.2.1:53", reason=DnsFailure.SERVER_UNREACHABLE)
+    reason, message = failures.classify_order_error(down)
+    assert reason == "DNSServerUnreachable" and "RFC 2136" in message and str(down) in message
+    assert failures.classify_order_error(Dns01Error("?"))[0] == "DNSUpdateFailed"
+
+
+def test_dns_failure_reasons_are_the_documented_ones() -> None:
+    """The wire values are condition and Event reasons users and docs/operator.md name."""
+    assert [str(f) for f in DnsFailure] == ["DNSUpdateRefused", "DNSServerUnreachable",
+                                            "DNSSettingsInvalid", "DNSNotAuthoritative",
+                                            "DNSUpdateFailed"]
+    table = (Path(__file__).resolve().parents[3] / "docs" / "operator.md").read_text()
+    assert all(f"`{f}`" in table for f in DnsFailure)
 
 
 def test_ca_failures() -> None:
