@@ -40,14 +40,14 @@ class CaMaterial:
                            self.ca_pem or b"")
 
 
-async def read_secret_value(ref: SecretRef, *, required: bool = True,
-                            role: str = "") -> bytes | None:
+async def read_secret_value(ref: SecretRef, *, required: bool = True, role: str = "",
+                            store: writer.SecretStore = writer.API_SERVER) -> bytes | None:
     """One data value of a Secret; raises :class:`CaSettingsError` if required and absent.
 
     ``role`` (e.g. ``TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)``) goes into the message
     so the condition says which of the template's Secrets to fix, not just a name.
     """
-    secret = await k8s.get_secret(ref.namespace, ref.name)
+    secret = await store.get_secret(ref.namespace, ref.name)
     value = payload.unb64(((secret or {}).get("data") or {}).get(ref.key))
     if not value and required:
         what = "not found" if secret is None else f"has no key {ref.key!r}"
@@ -57,14 +57,15 @@ async def read_secret_value(ref: SecretRef, *, required: bool = True,
     return value or None
 
 
-async def read_ca_bundle(ref: SecretRef, role: str) -> bytes:
+async def read_ca_bundle(ref: SecretRef, role: str, *,
+                         store: writer.SecretStore = writer.API_SERVER) -> bytes:
     """The CA bundle from its Secret, refused unless it is PEM certificates (naming the Secret
     and key).
 
     Caught here, once, rather than deep inside TLS setup where it surfaced as an anonymous
     ``ValueError`` (and a retry loop with tracebacks) on every StarOrder of the template.
     """
-    value = await read_secret_value(ref, role=role)
+    value = await read_secret_value(ref, role=role, store=store)
     assert value is not None
     try:
         x509.load_pem_x509_certificates(value)
@@ -118,19 +119,22 @@ async def ensure_account_key(ref: SecretRef, *, store: writer.SecretStore = writ
     return pem, True
 
 
-async def load_material(policy: TemplatePolicy, *, create_key: bool = False) -> CaMaterial:
-    """Read (or, for the template handler, create) the Secrets the template references."""
+async def load_material(policy: TemplatePolicy, *, create_key: bool = False,
+                        store: writer.SecretStore = writer.API_SERVER) -> CaMaterial:
+    """Read (or, for the template handler, create) the Secrets the template references, from
+    ``store`` (the API server; a fake in unit tests)."""
     if create_key:
-        key_pem, _ = await ensure_account_key(policy.account_key_ref)
+        key_pem, _ = await ensure_account_key(policy.account_key_ref, store=store)
     else:
         key_pem = await read_secret_value(  # type: ignore[assignment]
-            policy.account_key_ref, role="account key (spec.acme.accountKeySecretRef)")
+            policy.account_key_ref, role="account key (spec.acme.accountKeySecretRef)",
+            store=store)
     ca_pem = (await read_ca_bundle(policy.ca_bundle_ref,
-                                   "CA bundle (spec.acme.caBundleSecretRef)")
+                                   "CA bundle (spec.acme.caBundleSecretRef)", store=store)
               if policy.ca_bundle_ref else None)
     assert key_pem is not None
     return CaMaterial(account_key_pem=key_pem, ca_pem=ca_pem,
-                      tsig_secret=await read_tsig_secret(policy))
+                      tsig_secret=await read_tsig_secret(policy, store=store))
 
 
 def solver_for(policy: TemplatePolicy, material: CaMaterial) -> Rfc2136Solver:
@@ -145,10 +149,12 @@ def rfc2136_client(policy: TemplatePolicy, tsig_secret: str) -> Rfc2136Solver:
                          tsig_algorithm=s.tsig_algorithm, zone=s.zone)
 
 
-async def read_tsig_secret(policy: TemplatePolicy) -> str:
+async def read_tsig_secret(policy: TemplatePolicy, *,
+                           store: writer.SecretStore = writer.API_SERVER) -> str:
     """The TSIG secret the template references (text, surrounding whitespace dropped)."""
     tsig = await read_secret_value(policy.rfc2136.tsig_secret_ref,
-                                   role="TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)")
+                                   role="TSIG key (spec.dns01.rfc2136.tsigSecretSecretRef)",
+                                   store=store)
     assert tsig is not None
     return tsig.decode("ascii").strip()
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -60,6 +60,40 @@ SECRET_CONFLICT_RECHECK = 30.0
 DELEGATED = "Delegated"
 
 
+class ObjectStore(Protocol):
+    """The custom-object calls a reconcile makes (the CsrTemplate read, the owned
+    StarCertificate); :data:`API_OBJECTS` in the operator, a fake in unit tests."""
+
+    async def get_object(self, plural: str, namespace: str | None,
+                         name: str) -> dict[str, Any] | None: ...
+
+    async def create_object(self, plural: str, namespace: str | None,
+                            body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def patch_object(self, plural: str, namespace: str | None, name: str,
+                           patch: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _ApiObjects:
+    """:class:`ObjectStore` over :mod:`star_operator.k8s` (the process's API client)."""
+
+    async def get_object(self, plural: str, namespace: str | None,
+                         name: str) -> dict[str, Any] | None:
+        return await k8s.get_object(plural, namespace, name)
+
+    async def create_object(self, plural: str, namespace: str | None,
+                            body: Mapping[str, Any]) -> dict[str, Any]:
+        return await k8s.create_object(plural, namespace, body)
+
+    async def patch_object(self, plural: str, namespace: str | None, name: str,
+                           patch: Mapping[str, Any]) -> dict[str, Any]:
+        return await k8s.patch_object(plural, namespace, name, patch)
+
+
+API_OBJECTS: ObjectStore = _ApiObjects()
+
+
 class Retry(Exception):
     """Try the reconciliation again after ``delay`` seconds."""
 
@@ -82,8 +116,11 @@ class OrderJob:
     backoff: Backoff = Backoff()
     #: Whether the recorded owner of a Secret still exists (see :mod:`.secrets.ownership`).
     owner_exists: ownership.OwnerLookup = owner_lookup.exists
-    #: Where the target Secret is read and the key staged (the API server; a fake in tests).
+    #: Where the target Secret is read and the key staged, and the CsrTemplate's Secrets
+    #: (account key, CA bundle, TSIG key) are read (the API server; a fake in tests).
     secrets: writer.SecretStore = writer.API_SERVER
+    #: Where the CsrTemplate is read and the owned StarCertificate kept (likewise).
+    objects: ObjectStore = API_OBJECTS
     #: The operator's ACME clients by CsrTemplate and by StarIssuer (the handlers pass the
     #: process's, from :class:`~star_operator.context.OperatorContext`); a job built on its
     #: own, as in unit tests, starts with empty ones.
@@ -107,7 +144,7 @@ class OrderJob:
 
 async def load_policy(job: OrderJob, template_name: str) -> TemplatePolicy:
     """Fetch and parse the CsrTemplate; refusals are recorded and raise :class:`Retry`."""
-    body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template_name)
+    body = await job.objects.get_object(c.CSRTEMPLATE_PLURAL, None, template_name)
     return await policy_of(job, template_name, body)
 
 
@@ -311,15 +348,15 @@ async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: byte
                                          "labels": {c.MANAGED_BY_LABEL: c.MANAGED_BY_VALUE}},
                             "spec": spec}
     kopf.adopt(body, owner=job.body)  # type: ignore[arg-type]
-    existing = await k8s.get_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name)
+    existing = await job.objects.get_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name)
     if existing is None:
         try:
-            await k8s.create_object(c.STARCERTIFICATE_PLURAL, job.namespace, body)
+            await job.objects.create_object(c.STARCERTIFICATE_PLURAL, job.namespace, body)
         except k8s.Conflict:
             pass
     elif any(existing.get("spec", {}).get(k) != v for k, v in spec.items()):
-        await k8s.patch_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name,
-                               {"spec": spec})
+        await job.objects.patch_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name,
+                                       {"spec": spec})
     return existing
 
 
@@ -453,7 +490,7 @@ def _recorded_csr(job: OrderJob) -> x509.CertificateSigningRequest:
 
 async def _material(job: OrderJob, policy: TemplatePolicy) -> accounts.CaMaterial:
     try:
-        return await accounts.load_material(policy)
+        return await accounts.load_material(policy, store=job.secrets)
     except accounts.CaSettingsError as exc:
         await job.recorder.ready(False, exc.reason, exc.message, event="Warning")
         raise Retry(exc.message, job.delay()) from exc

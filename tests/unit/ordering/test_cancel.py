@@ -4,79 +4,15 @@ sub-resource: the requests made, the status written and the Events posted."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Mapping
-from typing import Any
 
 import pytest
 
 from star_operator import acme
 from star_operator import constants as c
-from star_operator.backoff import Backoff
 from star_operator.ordering import cancel
 from star_operator.ordering.issuance import OrderJob, Retry
-from star_operator.ordering.status import StatusRecorder
-
-URL = "https://ca.test/acme/order/7"
-
-
-def _order(status: str) -> acme.Order:
-    return acme.Order.from_json(URL, {
-        "status": status, "identifiers": [{"type": "dns", "value": "www.test"}],
-        "authorizations": [], "finalize": URL + "/finalize",
-        "auto-renewal": {"end-date": "2026-12-03T00:00:00Z", "lifetime": 300}})
-
-
-class FakeCa:
-    """The part of AcmeClient cancellation uses; ``answers`` are returned (or raised) in turn."""
-
-    def __init__(self, state: str, *cancel_answers: acme.Order | Exception) -> None:
-        self.state = state
-        self.cancel_answers = list(cancel_answers)
-        self.requests: list[str] = []
-
-    async def get_order(self, url: str) -> acme.Order:
-        self.requests.append(f"GET {url}")
-        return _order(self.state)
-
-    async def cancel_order(self, url: str) -> acme.Order:
-        self.requests.append(f"CANCEL {url}")
-        answer = self.cancel_answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        self.state = answer.status
-        return answer
-
-
-class Fakes:
-    """A StarOrder's status sub-resource and its Events."""
-
-    def __init__(self, status: Mapping[str, Any]) -> None:
-        self.status = dict(status)
-        self.patches: list[dict[str, Any]] = []
-        self.events: list[tuple[str, str, str]] = []
-
-    async def patch_status(self, plural: str, namespace: str | None, name: str,
-                           fields: Mapping[str, Any]) -> dict[str, Any]:
-        assert (plural, namespace, name) == (c.STARORDER_PLURAL, "ns", "web")
-        self.patches.append(dict(fields))
-        self.status.update({k: v for k, v in fields.items() if v is not None})
-        return {"status": dict(self.status)}
-
-    def post(self, type_: str, reason: str, message: str) -> None:
-        self.events.append((type_, reason, message))
-
-    def job(self, spec: Mapping[str, Any] | None = None,
-            annotations: Mapping[str, str] | None = None, **fields: Any) -> OrderJob:
-        """``fields``: further OrderJob collaborators (a Secret store, an owner lookup)."""
-        body = {"metadata": {"namespace": "ns", "name": "web", "generation": 1,
-                             "annotations": dict(annotations or {})},
-                "spec": {"secretName": "tls", "csrTemplateName": "t", **(spec or {})}}
-        recorder = StatusRecorder("ns", "web", self.status, 1, self.post,
-                                  logging.getLogger("test"), patch_status=self.patch_status)
-        return OrderJob(namespace="ns", name="web", body=body, recorder=recorder,
-                        default_namespace="star-operator",
-                        backoff=Backoff(first=1.0, cap=600.0, spread=0.0), **fields)
+from tests.unit.ordering.fakes import URL, FakeCa, Fakes
+from tests.unit.ordering.fakes import order as _order
 
 
 def _client_for(ca: FakeCa) -> cancel.ClientFor:

@@ -1,5 +1,6 @@
 """StarOrder refusals before any CA contact, with the fake status sub-resource of
-test_cancel: the condition, phase and Event written, and when the state machine comes back."""
+tests/unit/ordering/fakes.py: the condition, phase and Event written, and when the state
+machine comes back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from star_operator import constants as c
 from star_operator.csr_template import Violation
 from star_operator.ordering import issuance
 from star_operator.ordering.issuance import Retry
-from tests.unit.ordering.test_cancel import Fakes
+from tests.unit.ordering.fakes import Fakes
 
 
 def test_a_missing_template_is_named_and_retried_with_the_backoff() -> None:

@@ -6,7 +6,6 @@ the key is staged once the holder is gone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -15,45 +14,15 @@ from star_operator import constants as c
 from star_operator.ordering import issuance
 from star_operator.ordering.issuance import Retry
 from star_operator.secrets import ownership, payload
-from tests.unit.ordering.test_cancel import Fakes
+from tests.unit.ordering.fakes import Fakes, FakeSecrets, lookup
 
 HOLDER = ownership.Owner(c.STARORDER_KIND, "ns", "holder", "uid-holder")
-
-
-class FakeSecrets:
-    """One namespace's Secrets; every call recorded."""
-
-    def __init__(self, *secrets: dict[str, Any]) -> None:
-        self.secrets = {s["metadata"]["name"]: s for s in secrets}
-        self.calls: list[str] = []
-
-    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        self.calls.append(f"get {name}")
-        return self.secrets.get(name)
-
-    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.calls.append(f"create {body['metadata']['name']}")
-        stored = {**body, "metadata": {**body["metadata"], "resourceVersion": "1"}}
-        self.secrets[body["metadata"]["name"]] = stored
-        return stored
-
-    async def replace_secret(self, namespace: str, name: str,
-                             body: Mapping[str, Any]) -> dict[str, Any]:
-        self.calls.append(f"replace {name}")
-        self.secrets[name] = dict(body)
-        return dict(body)
 
 
 def held_secret() -> dict[str, Any]:
     return {"metadata": {"name": "tls", "namespace": "ns", "resourceVersion": "7",
                          "labels": payload.managed_labels(), "annotations": HOLDER.annotations()},
             "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}}
-
-
-def lookup(alive: set[ownership.Owner]) -> ownership.OwnerLookup:
-    async def exists(owner: ownership.Owner) -> bool:
-        return owner in alive
-    return exists
 
 
 @pytest.mark.parametrize("retry,delay",

@@ -14,6 +14,7 @@ from star_operator.renewal.fetcher import CycleError
 from star_operator.renewal.schedule import Timing
 from star_operator.series import renewal
 from star_operator.series.loop import SeriesLoop
+from tests.unit.ordering.fakes import merge
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
 ANNOTATION = "renew.star.operator.dev/requested-at"
@@ -21,17 +22,6 @@ ANNOTATION = "renew.star.operator.dev/requested-at"
 
 def iso(t: datetime.datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    """JSON merge patch (RFC 7386), what the API server applies to status."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            merge(target[key], value)
-        else:
-            target[key] = value
 
 
 class FakeRecorder:
