@@ -93,6 +93,24 @@ class Phase(enum.StrEnum):
     CANCELED = "Canceled"
 
 
+class Mode(enum.StrEnum):
+    """How a StarOrder's series is issued (``status.mode``; a CsrTemplate's
+    ``status.capabilities.mode`` is one of the first two): the CA runs the RFC 8739 series, the
+    operator orders each certificate at a CA without STAR, or one ordinary certificate."""
+
+    NATIVE = "Native"
+    EMULATED = "Emulated"
+    ORDINARY = "Ordinary"
+
+
+class RenewBasis(enum.StrEnum):
+    """What an emulated series timed its next certificate by (``status.series.renewBasis``):
+    the CA's ARI window (RFC 9773) or a jittered fraction of the lifetime."""
+
+    ARI = "ARI"
+    FRACTION = "Fraction"
+
+
 class CertState(enum.StrEnum):
     """A StarCertificate's ``status.state`` (the CRD's enum; the CRD test checks they agree)."""
 

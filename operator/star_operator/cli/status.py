@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from star_operator import conditions, timeutil
-from star_operator.constants import CertState
+from star_operator.constants import CertState, Mode, RenewBasis
 
 from . import render
 from .errors import OK
@@ -24,7 +24,7 @@ from .resources import CSRTEMPLATE, STARCERTIFICATE, STARORDER, Kind, split_targ
 NAME = "status"
 KINDS = (STARORDER, STARCERTIFICATE)
 EVENTS_SHOWN = 10
-NATIVE, EMULATED = "Native", "Emulated"
+NATIVE, EMULATED = Mode.NATIVE, Mode.EMULATED
 #: StarCertificate states after which the CA issues nothing more.
 FINAL_STATES = (CertState.CANCELED, CertState.END_DATE_REACHED, CertState.EXPIRED)
 
@@ -339,9 +339,9 @@ def _next_lines(nxt: dict[str, Any] | None, now: datetime.datetime) -> list[str]
     if nxt is None:
         return None
     basis = nxt.get("basis")
-    if basis == "ARI" and nxt.get("window"):
+    if basis == RenewBasis.ARI and nxt.get("window"):
         basis += f" (window {nxt['window'].get('start')} .. {nxt['window'].get('end')})"
-    elif basis == "Fraction":
+    elif basis == RenewBasis.FRACTION:
         basis += " (a jittered fraction of the lifetime)"
     pairs = [("Due", render.stamp(nxt.get("at"), now)), ("Basis", basis),
              ("How", nxt.get("note")), ("Retry at", render.stamp(nxt.get("retryAt"), now)),

@@ -72,7 +72,7 @@ async def star_certificate(request: web.Request) -> web.Response:
     stops, rather than a 404 it would keep retrying."""
     star_order = await _star_order(request, AcmeError(
         "autoRenewalCanceled", "no STAR order here (any more): the delegation ended"))
-    if (star_order.get("status") or {}).get("mode") != "Emulated":
+    if (star_order.get("status") or {}).get("mode") != c.Mode.EMULATED:
         raise AcmeError("malformed", "this order's star-certificate is at the CA", status=404)
     state = orders.state_of(star_order)
     if state.status == "canceled":

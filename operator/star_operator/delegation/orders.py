@@ -206,9 +206,9 @@ def state_of(star_order: Mapping[str, Any]) -> State:
                                               f"the DNO's order failed: {detail}",
                                               status=403 if subs else 500, subproblems=subs))
     mode = status.get("mode")
-    if spec.get("star") is False or mode == "Ordinary":
+    if spec.get("star") is False or mode == c.Mode.ORDINARY:
         return State("valid", "served") if status.get("certificateURL") else State("processing")
-    if mode == "Emulated":
+    if mode == c.Mode.EMULATED:
         has_cert = bool((status.get("series") or {}).get("serial"))
         return State("valid", "served") if has_cert else State("processing")
     url = status.get("starCertificateURL")

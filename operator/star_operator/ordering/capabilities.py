@@ -12,11 +12,11 @@ import dataclasses
 from typing import Any
 
 from star_operator import acme
+from star_operator.constants import Mode
 
-NATIVE = "Native"
-EMULATED = "Emulated"
-#: ``spec.star: false``: one ordinary certificate (RFC 9115 §2.3.3), at any CA.
-ORDINARY = "Ordinary"
+#: The modes under the names the ordering code reads; the vocabulary is ``constants.Mode``.
+#: ``ORDINARY`` is ``spec.star: false``: one ordinary certificate (RFC 9115 §2.3.3), at any CA.
+NATIVE, EMULATED, ORDINARY = Mode.NATIVE, Mode.EMULATED, Mode.ORDINARY
 #: The modes in which the operator orders each certificate itself (revoked, not canceled).
 SELF_ORDERED = frozenset({EMULATED, ORDINARY})
 

@@ -20,9 +20,9 @@ import random
 
 from star_operator.config import Config
 from star_operator.backoff import Rng
+from star_operator.constants import RenewBasis
 
-ARI = "ARI"
-FRACTION = "Fraction"
+ARI, FRACTION = RenewBasis.ARI, RenewBasis.FRACTION
 
 
 @dataclasses.dataclass(frozen=True)

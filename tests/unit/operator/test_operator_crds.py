@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from star_operator import conditions
 from star_operator import constants as c
 
 CRDS = Path(__file__).resolve().parents[3] / "crds"
@@ -60,7 +61,8 @@ def test_version_has_status_printer_columns_and_structural_schema(kind: str) -> 
     assert version["name"] == c.VERSION and version["served"] and version["storage"]
     assert version["subresources"] == {"status": {}}
     cols = {col["name"]: col for col in version["additionalPrinterColumns"]}
-    assert cols["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
+    assert cols["Ready"]["jsonPath"] == (
+        f'.status.conditions[?(@.type=="{conditions.READY}")].status')
     assert "Age" in cols
     schema = version["schema"]["openAPIV3Schema"]
     assert schema["required"] == ["spec"]
@@ -147,9 +149,24 @@ def test_examples_use_the_crds() -> None:
 
 
 @pytest.mark.parametrize("kind,field,vocabulary", [
-    (c.STARORDER_KIND, "phase", c.Phase), (c.STARCERTIFICATE_KIND, "state", c.CertState)])
+    (c.STARORDER_KIND, "phase", list(c.Phase)),
+    (c.STARCERTIFICATE_KIND, "state", list(c.CertState)),
+    (c.STARORDER_KIND, "mode", list(c.Mode)),
+    (c.STARORDER_KIND, "series.renewBasis", list(c.RenewBasis)),
+    (c.CSRTEMPLATE_KIND, "capabilities.mode", [c.Mode.NATIVE, c.Mode.EMULATED]),
+])
 def test_closed_status_vocabularies_match_the_crd_enums(kind: str, field: str,
-                                                        vocabulary: Any) -> None:
+                                                        vocabulary: list[Any]) -> None:
+    node = load_all()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "status"]
+    for part in field.split("."):
+        node = node["properties"][part]
+    assert node["enum"] == [member.value for member in vocabulary]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_condition_status_vocabulary_matches_the_crd_enum(kind: str) -> None:
     status = load_all()[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
         "status"]["properties"]
-    assert status[field]["enum"] == [member.value for member in vocabulary]
+    condition = status["conditions"]["items"]["properties"]
+    assert condition["status"]["enum"] == [conditions.TRUE, conditions.FALSE, conditions.UNKNOWN]
