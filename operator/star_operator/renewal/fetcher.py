@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from star_operator.errors import ReasonedError
-from star_operator import acme, k8s, metrics, pem, sessions, timeutil
+from star_operator import acme, metrics, pem, sessions, timeutil
 from star_operator import constants as c
 from star_operator.secrets import ownership, payload, writer
 from star_operator.verify import KeyRef, VerificationError, VerifiedCertificate, verify_certificate
@@ -50,8 +50,9 @@ class CycleResult:
     secret_changed: bool
 
 
-async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str) -> bytes:
-    secret = await k8s.get_secret(namespace, ref["name"])
+async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str,
+                        store: writer.SecretStore) -> bytes:
+    secret = await store.get_secret(namespace, ref["name"])
     key = ref.get("key") or default_key
     if secret is None:
         raise CycleError("SecretNotFound", f"Secret {namespace}/{ref['name']} not found")
@@ -61,12 +62,13 @@ async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str
     return value
 
 
-async def resolve_inputs(namespace: str, spec: Mapping[str, Any]) -> CertInputs:
+async def resolve_inputs(namespace: str, spec: Mapping[str, Any], *,
+                         store: writer.SecretStore = writer.API_SERVER) -> CertInputs:
     """Read the spec and the CA bundle Secret it may reference."""
     if spec.get("caBundle"):
         ca_pem = spec["caBundle"].encode()
     elif spec.get("caBundleSecretRef"):
-        ca_pem = await _secret_field(namespace, spec["caBundleSecretRef"], c.CA_CRT)
+        ca_pem = await _secret_field(namespace, spec["caBundleSecretRef"], c.CA_CRT, store)
     else:
         raise CycleError("CABundleMissing",
                          "spec.caBundle or spec.caBundleSecretRef is needed to verify the chain")
@@ -112,26 +114,38 @@ def verify_with_keys(chain_pem: str, keys: Sequence[K], ca_pem: bytes, *,
     raise CycleError(error.reason, error.message)
 
 
+#: GETs a star-certificate URL, trusting the CA bundle given (:func:`download`; a fake CA in
+#: unit tests).
+Download = Callable[[str, bytes], Awaitable[acme.StarFetch]]
+
+
+async def download(url: str, ca_pem: bytes) -> acme.StarFetch:
+    """The CA's current certificate at ``url``, on the operator's shared HTTP session."""
+    ctx = sessions.ssl_context(ca_pem)
+    return await acme.fetch_star_certificate(sessions.http_session(), url, ssl_context=ctx)
+
+
 async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
                     claim: ownership.Claim, clock_skew: float = 5.0,
-                    installed: CycleResult | None = None) -> CycleResult:
+                    installed: CycleResult | None = None,
+                    store: writer.SecretStore = writer.API_SERVER,
+                    fetch: Download = download) -> CycleResult:
     """Fetch the current certificate and, if it verifies, install it as ``claim.owner`` (a
     Secret held by another owner is refused, ``SecretConflict``, and left as it was).
 
     ``installed`` is this object's previous successful cycle: when the CA still serves that
     very chain (it has not published the next one yet) and it is still valid, nothing is read,
     verified or written again, so re-polls around a publication cost one GET at the CA.
+    ``store`` (Secrets read and written) and ``fetch`` (the CA) are fakes in unit tests.
     """
-    inputs = await resolve_inputs(namespace, spec)
-    ctx = sessions.ssl_context(inputs.ca_pem)
+    inputs = await resolve_inputs(namespace, spec, store=store)
     with metrics.time_acme("star-certificate-get"):
-        fetched = await acme.fetch_star_certificate(sessions.http_session(), inputs.url,
-                                                    ssl_context=ctx)
+        fetched = await fetch(inputs.url, inputs.ca_pem)
     if (installed is not None and fetched.chain_pem == installed.fetched.chain_pem
             and installed.certificate.not_after > timeutil.utcnow()):
         return CycleResult(certificate=installed.certificate, fetched=fetched,
                            secret_changed=False)
-    key_secret = await k8s.get_secret(namespace, inputs.key_secret_name)
+    key_secret = await store.get_secret(namespace, inputs.key_secret_name)
     cert, key_pem = verify_with_keys(
         fetched.chain_pem, candidate_keys(key_secret, inputs.key_field), inputs.ca_pem,
         expected_names=inputs.expected_names, end_date=inputs.end_date, clock_skew=clock_skew,
@@ -142,7 +156,7 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
     own_key = inputs.key_secret_name == inputs.secret_name
     result = await write_verified(namespace, inputs.secret_name, cert, key_pem, inputs.ca_pem,
                                   who, claim=claim, adopt_unmanaged=own_key,
-                                  known=key_secret if own_key else None)
+                                  known=key_secret if own_key else None, store=store)
     return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed)
 
 
@@ -150,7 +164,8 @@ async def write_verified(namespace: str, secret_name: str, cert: VerifiedCertifi
                          key_pem: bytes | None, ca_pem: bytes | None,
                          who: payload.SecretIdentity, *,
                          claim: ownership.Claim, adopt_unmanaged: bool = False,
-                         known: Mapping[str, Any] | None = None) -> writer.WriteResult:
+                         known: Mapping[str, Any] | None = None,
+                         store: writer.SecretStore = writer.API_SERVER) -> writer.WriteResult:
     """Install a verified chain with the key it was verified against, in one write (None:
     certificate only, the key is elsewhere); a refusal is a :class:`CycleError` naming why
     (another owner, or the API server said no)."""
@@ -160,7 +175,7 @@ async def write_verified(namespace: str, secret_name: str, cert: VerifiedCertifi
         return await writer.write_tls_secret(namespace, secret_name, material,
                                              payload.certificate_annotations(cert, who),
                                              claim=claim, adopt_unmanaged=adopt_unmanaged,
-                                             known=known)
+                                             known=known, store=store)
     except writer.SecretConflictError as exc:
         raise CycleError("SecretConflict", str(exc)) from exc
     except writer.SecretWriteError as exc:

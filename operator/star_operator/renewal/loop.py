@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from star_operator import acme, conditions, events, k8s, metrics, timeutil
@@ -21,6 +21,7 @@ from star_operator import reasons
 from star_operator.constants import CertState
 from star_operator.reasons import ProblemType
 from star_operator.ordering import readiness
+from star_operator.ordering.status import StatusPatch
 from star_operator.renewal import schedule, wakeups
 from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
 from star_operator.secrets import ownership
@@ -37,6 +38,13 @@ TERMINAL_PROBLEMS = {
 }
 TERMINAL_STATES = (CertState.CANCELED, CertState.END_DATE_REACHED, CertState.EXPIRED)
 RECOVERABLE = (CycleError, acme.AcmeError, *k8s.TRANSIENT_ERRORS, ValueError, TimeoutError)
+
+#: One fetch cycle (:func:`~star_operator.renewal.fetcher.run_cycle`'s signature; a fake CA and
+#: Secret store bound in in unit tests).
+Cycle = Callable[..., Awaitable[CycleResult]]
+#: Waits up to ``seconds`` (None: until woken) for the object's wake-up; True if woken early
+#: (:func:`star_operator.renewal.wakeups.sleep`).
+Sleep = Callable[[str, str, float | None], Awaitable[bool]]
 
 
 def _mirror_key(cond: Mapping[str, Any] | None) -> tuple[str, str] | None:
@@ -97,8 +105,15 @@ class CertificateLoop:
     def __init__(self, namespace: str, name: str, body: Mapping[str, Any], *,
                  post_event: EventPoster, logger: logging.Logger | logging.LoggerAdapter[Any],
                  timing: schedule.Timing, owner_exists: ownership.OwnerLookup,
-                 clock_skew: float = 5.0) -> None:
+                 clock_skew: float = 5.0, clock: Callable[[], datetime.datetime] = timeutil.utcnow,
+                 cycle: Cycle = run_cycle, patch_status: StatusPatch = k8s.patch_status,
+                 sleep: Sleep = wakeups.sleep) -> None:
+        """``clock``, ``cycle``, ``patch_status`` and ``sleep`` are the loop's outside world
+        (the process's clock, the CA and Secrets, the API server, the wake-ups); unit tests
+        pass fakes."""
         self.namespace, self.name = namespace, name
+        self.clock, self.cycle = clock, cycle
+        self.patch_status, self.sleep = patch_status, sleep
         self.body = body
         #: The Secret is written as the owning StarOrder, or as this StarCertificate if none.
         self.claim = ownership.Claim(ownership.certificate_claimant(body), owner_exists)
@@ -128,7 +143,7 @@ class CertificateLoop:
 
     async def step(self) -> None:
         """One iteration: wait if not due, otherwise fetch once and record the outcome."""
-        now = timeutil.utcnow()
+        now = self.clock()
         st = self.state
         if st.terminal_for is not None:
             if st.terminal_for == self._spec_fp():
@@ -136,8 +151,7 @@ class CertificateLoop:
                 return
             st.terminal_for, st.next_due = None, None  # spec edited: start over
         if st.next_due is not None and st.next_due > now:
-            if await wakeups.sleep(self.namespace, self.name,
-                                   (st.next_due - now).total_seconds()):
+            if await self.sleep(self.namespace, self.name, (st.next_due - now).total_seconds()):
                 st.next_due = None  # spec changed: fetch now
             return
         await self.fetch_once()
@@ -149,8 +163,8 @@ class CertificateLoop:
         installed = st.installed[1] if st.installed and st.installed[0] == spec_fp else None
         st.installed = None  # after a failure or an edit, the next cycle checks everything
         try:
-            result = await run_cycle(self.namespace, self.name, spec, claim=self.claim,
-                                     clock_skew=self.clock_skew, installed=installed)
+            result = await self.cycle(self.namespace, self.name, spec, claim=self.claim,
+                                      clock_skew=self.clock_skew, installed=installed)
         except acme.AcmeProblem as problem:
             kind = ProblemType.of(problem)
             if kind in TERMINAL_PROBLEMS:
@@ -169,7 +183,7 @@ class CertificateLoop:
 
     async def _success(self, result: CycleResult, spec: Mapping[str, Any]) -> None:
         st, cert = self.state, result.certificate
-        now = timeutil.utcnow()
+        now = self.clock()
         new_serial = cert.serial != st.serial
         recovered = st.failures > 0
         end_date = timeutil.parse_time(spec.get("endDate"))
@@ -208,7 +222,7 @@ class CertificateLoop:
 
     async def _failure(self, reason: str, message: str) -> None:
         st = self.state
-        now = timeutil.utcnow()
+        now = self.clock()
         st.failures += 1
         delay = self.timing.backoff.for_lifetime(st.lifetime).delay(st.failures)
         st.next_due = now + datetime.timedelta(seconds=delay)
@@ -253,7 +267,7 @@ class CertificateLoop:
         remaining = None
         if st.state != CertState.EXPIRED and st.not_after is not None:
             remaining = (st.not_after - now).total_seconds()
-        await wakeups.sleep(self.namespace, self.name, remaining)
+        await self.sleep(self.namespace, self.name, remaining)
 
     # ------------------------------------------------------------------------ plumbing
 
@@ -267,7 +281,7 @@ class CertificateLoop:
         fields["conditions"] = st.conditions
         fields["observedGeneration"] = self._generation()
         try:
-            await k8s.patch_status(c.STARCERTIFICATE_PLURAL, self.namespace, self.name, fields)
+            await self.patch_status(c.STARCERTIFICATE_PLURAL, self.namespace, self.name, fields)
         except k8s.NotFound:
             pass  # deleted meanwhile; kopf stops us shortly
         except k8s.TRANSIENT_ERRORS as exc:
@@ -318,7 +332,7 @@ class CertificateLoop:
         ref = self._owner_ref()
         if ref is not None:
             try:
-                await k8s.patch_status(c.STARORDER_PLURAL, self.namespace, ref["name"],
-                                       {"notAfter": timeutil.format_time(not_after)})
+                await self.patch_status(c.STARORDER_PLURAL, self.namespace, ref["name"],
+                                        {"notAfter": timeutil.format_time(not_after)})
             except k8s.TRANSIENT_ERRORS as exc:
                 self.logger.debug("could not mirror notAfter to StarOrder: %s", exc)

@@ -141,16 +141,18 @@ def order(status: str) -> acme.Order:
 
 
 class Fakes:
-    """A StarOrder's status sub-resource (a JSON merge patch per write) and its Events."""
+    """A StarOrder's (or, with ``plural``, a StarCertificate's) status sub-resource (a JSON
+    merge patch per write) and its Events."""
 
-    def __init__(self, status: Mapping[str, Any]) -> None:
+    def __init__(self, status: Mapping[str, Any], plural: str = c.STARORDER_PLURAL) -> None:
+        self.plural = plural
         self.status = dict(status)
         self.patches: list[dict[str, Any]] = []
         self.events: list[tuple[str, str, str]] = []
 
     async def patch_status(self, plural: str, namespace: str | None, name: str,
                            fields: Mapping[str, Any]) -> dict[str, Any]:
-        assert (plural, namespace, name) == (c.STARORDER_PLURAL, "ns", "web")
+        assert (plural, namespace, name) == (self.plural, "ns", "web")
         self.patches.append(dict(fields))
         merge(self.status, fields)
         return {"status": dict(self.status)}

@@ -1,0 +1,252 @@
+"""The StarCertificate renewal loop (renewal.loop.CertificateLoop) with fakes only: a fake clock
+that moves when the loop sleeps, a fake STAR CA answering the star-certificate URL, a fake
+Secret store (tests/unit/ordering/fakes.py) and a fake status sub-resource. The real fetch
+cycle runs (fetcher.run_cycle: verify the chain, write the Secret), so a test sees the
+certificate land in the Secret, the status and Events written, and when the loop fetches
+again: due, backing off after failures, stopped by autoRenewalCanceled or the end-date."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import logging
+from typing import Any
+
+import pytest
+
+from star_operator import acme, reasons, timeutil
+from star_operator import constants as c
+from star_operator.acme.errors import ERROR_PREFIX
+from star_operator.constants import CertState
+from star_operator.renewal import fetcher
+from star_operator.renewal.loop import CertificateLoop
+from star_operator.renewal.schedule import Timing
+from star_operator.secrets import ownership, payload
+from tests.unit.operator.op_pki import cert_pem, issue, key, key_pem
+from tests.unit.ordering.fakes import Fakes, FakeSecrets, lookup
+
+T0 = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+LIFETIME = datetime.timedelta(hours=1)
+STAR_URL = "https://ca.test/acme/order/7/star"
+NAME = "www.star.test"
+ME = ownership.Owner(c.STARCERTIFICATE_KIND, "ns", "web", "uid-web")
+#: No jitter: the planned moments are exact. Errors back off from 1 s (plus up to 10 %).
+TIMING = Timing(jitter_max=0.0, backoff_min=1.0, backoff_max=600.0)
+
+
+class Pki:
+    """A root and a leaf key; :meth:`chain` issues a leaf valid from ``not_before``. Real time
+    (T0) matters: the cycle verifies the chain at the process's clock."""
+
+    def __init__(self) -> None:
+        self.root_key, self.leaf_key = key(), key()
+        self.root = issue("Root", self.root_key, None, self.root_key, ca=True,
+                          not_before=T0 - datetime.timedelta(days=1),
+                          lifetime=datetime.timedelta(days=30))
+
+    def chain(self, not_before: datetime.datetime) -> str:
+        leaf = issue(NAME, self.leaf_key, self.root, self.root_key, ca=False, names=[NAME],
+                     not_before=not_before, lifetime=LIFETIME)
+        return cert_pem(leaf).decode()
+
+
+class Clock:
+    """The loop's clock; sleeping moves it."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+
+class World:
+    """Everything outside one StarCertificate's loop, recorded."""
+
+    def __init__(self, *, end_date: datetime.datetime | None = None) -> None:
+        self.pki, self.clock = Pki(), Clock()
+        self.answers: list[acme.StarFetch | Exception] = []
+        self.fetches: list[str] = []
+        self.sleeps: list[float | None] = []
+        self.wake_next = False
+        self.record = Fakes({}, c.STARCERTIFICATE_PLURAL)
+        self.status, self.events = self.record.status, self.record.events
+        self.secrets = FakeSecrets({
+            "metadata": {"name": "tls", "namespace": "ns", "resourceVersion": "1",
+                         "labels": payload.managed_labels(), "annotations": ME.annotations()},
+            "type": "kubernetes.io/tls",
+            "data": {c.STAGED_KEY: payload.b64(key_pem(self.pki.leaf_key))}})
+        spec: dict[str, Any] = {"starCertificateURL": STAR_URL, "secretName": "tls",
+                                "privateKeySecretRef": {"name": "tls", "key": c.TLS_KEY},
+                                "dnsNames": [NAME], "issuerName": "t",
+                                "caBundle": cert_pem(self.pki.root).decode()}
+        if end_date is not None:
+            spec["endDate"] = timeutil.format_time(end_date)
+        self.body = {"apiVersion": c.API_VERSION, "kind": c.STARCERTIFICATE_KIND,
+                     "metadata": {"namespace": "ns", "name": "web", "uid": "uid-web",
+                                  "generation": 1}, "spec": spec}
+        self.loop = CertificateLoop(
+            "ns", "web", self.body, post_event=self.record.post, logger=logging.getLogger("test"),
+            timing=TIMING, owner_exists=lookup({ME}), clock=self.clock,
+            cycle=functools.partial(fetcher.run_cycle, store=self.secrets, fetch=self.fetch),
+            patch_status=self.record.patch_status, sleep=self.sleep)
+
+    def publish(self, not_before: datetime.datetime = T0 - datetime.timedelta(minutes=1)
+                ) -> acme.StarFetch:
+        """The CA's next answer: a new certificate from ``not_before`` (valid at the real
+        time, which the cycle verifies at, whatever the loop's clock says)."""
+        chain = self.pki.chain(not_before)
+        answer = acme.StarFetch(chain, not_before, not_before + LIFETIME, None)
+        self.answers.append(answer)
+        return answer
+
+    async def fetch(self, url: str, ca_pem: bytes) -> acme.StarFetch:
+        self.fetches.append(url)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def sleep(self, namespace: str, name: str, seconds: float | None) -> bool:
+        assert (namespace, name) == ("ns", "web")
+        self.sleeps.append(seconds)
+        if self.wake_next:
+            self.wake_next = False
+            return True
+        if seconds is not None:
+            self.clock.now += datetime.timedelta(seconds=seconds)
+        return False
+
+    def ready(self) -> tuple[str, str]:
+        return self.record.ready()
+
+    def secret_chain(self) -> str | None:
+        data = self.secrets.secrets["tls"].get("data") or {}
+        value = payload.unb64(data.get(c.TLS_CRT))
+        return value.decode() if value else None
+
+
+def _seconds(when: str) -> float:
+    return (timeutil.parse_time(when) - T0).total_seconds()  # type: ignore[operator]
+
+
+async def test_a_due_certificate_is_fetched_written_and_the_next_fetch_planned() -> None:
+    w = World()
+    chain = w.publish().chain_pem
+    await w.loop.step()  # nothing recorded: due now
+    assert w.fetches == [STAR_URL] and w.sleeps == []
+    assert w.secret_chain() == chain
+    assert payload.unb64(w.secrets.secrets["tls"]["data"][c.TLS_KEY]) == key_pem(w.pki.leaf_key)
+    assert w.ready() == ("True", "Current")
+    assert w.status["state"] == CertState.CURRENT and w.status["failures"] == 0
+    assert w.status["notAfter"] == timeutil.format_time(T0 + LIFETIME - datetime.timedelta(
+        minutes=1))
+    # RFC 8739 §3.4: the next certificate is due by the half-life of this one
+    assert _seconds(w.status["nextFetch"]) == 29 * 60
+    assert [e[:2] for e in w.events] == [("Normal", "Rotated")]
+    await w.loop.step()  # not due: sleeps exactly until then, fetches nothing
+    assert w.sleeps == [29 * 60] and w.fetches == [STAR_URL]
+    second = w.publish(T0 - datetime.timedelta(seconds=30))
+    await w.loop.step()  # due now (the clock moved while sleeping)
+    assert w.fetches == [STAR_URL, STAR_URL]
+    assert w.status["rotations"] == 2 and w.secret_chain() == second.chain_pem
+    assert [e[1] for e in w.events] == ["Rotated", "Rotated"]
+
+
+async def test_woken_early_it_fetches_at_once() -> None:
+    w = World()
+    w.answers.append(w.publish())  # the CA serves the same certificate twice
+    await w.loop.step()
+    w.wake_next = True  # e.g. the spec changed
+    await w.loop.step()
+    assert w.fetches == [STAR_URL] and w.clock.now == T0
+    calls = list(w.secrets.calls)
+    await w.loop.step()
+    assert w.fetches == [STAR_URL, STAR_URL]
+    assert w.secrets.calls == calls  # the chain installed already: no Secret read or write
+    assert [e[1] for e in w.events] == ["Rotated"]  # nothing new: no second Event
+
+
+async def test_a_failing_fetch_backs_off_and_recovers() -> None:
+    w = World()
+    down = acme.AcmeConnectionError(STAR_URL, "connection refused")
+    w.answers = [down, down, down, down]
+    for attempt in range(1, 5):
+        await w.loop.step()  # due: fetch, fail
+        assert len(w.fetches) == attempt and w.status["failures"] == attempt
+        await w.loop.step()  # waits the backoff out, without fetching
+        assert len(w.fetches) == attempt and len(w.sleeps) == attempt
+    for delay, base in zip(w.sleeps, (1.0, 2.0, 4.0, 8.0)):
+        assert delay is not None
+        assert base <= delay <= base * 1.1  # Backoff(first=1) doubling, up to 10 % more
+    assert w.ready() == ("False", reasons.Failure.CA_UNREACHABLE)
+    assert w.status["state"] == CertState.ERROR and "connection refused" in w.status["lastError"]
+    warnings = [e for e in w.events if e[0] == "Warning"]
+    assert [e[2].split("attempt ")[1][0] for e in warnings] == ["1", "2", "4"]  # no flood
+    chain = w.publish().chain_pem
+    await w.loop.step()
+    assert w.secret_chain() == chain and w.ready() == ("True", "Current")
+    assert w.status["failures"] == 0 and "lastError" not in w.status
+
+
+async def test_a_failure_while_serving_keeps_ready_as_renewal_failing() -> None:
+    w = World()
+    w.publish()
+    await w.loop.step()
+    served = w.secret_chain()
+    await w.loop.step()  # sleep until due
+    w.answers.append(acme.AcmeProblem(ERROR_PREFIX + "serverInternal", "oops", 500))
+    await w.loop.step()
+    assert w.ready() == ("True", "RenewalFailing")
+    assert w.status["state"] == CertState.CURRENT and w.status["failures"] == 1
+    assert w.secret_chain() == served  # the Secret untouched
+    await w.loop.step()
+    # the backoff is scaled to the lifetime: first 1/100 of an hour (plus up to 10 %)
+    assert 36 <= w.sleeps[-1] <= 36 * 1.1
+
+
+@pytest.mark.parametrize("problem, state, event", [
+    ("autoRenewalCanceled", CertState.CANCELED, "Warning"),
+    ("autoRenewalExpired", CertState.END_DATE_REACHED, "Normal"),
+])
+async def test_the_ca_ending_the_order_stops_the_loop(problem: str, state: str,
+                                                      event: str) -> None:
+    w = World()
+    w.publish()
+    await w.loop.step()
+    await w.loop.step()
+    w.answers.append(acme.AcmeProblem(ERROR_PREFIX + problem, "no more", 403))
+    await w.loop.step()
+    assert w.status["state"] == state and w.ready() == ("False", state)
+    assert "nextFetch" not in w.status and w.status["failures"] == 0
+    assert w.events[-1][:2] == (event, state)
+    fetched = len(w.fetches)
+    await w.loop.step()  # stopped: sleeps until the last certificate expires, no fetch
+    assert len(w.fetches) == fetched
+    assert w.sleeps[-1] == 30 * 60  # until notAfter T0+59 min, from T0+29 min
+    await w.loop.step()  # expired now: said once, then sleeps until woken
+    assert w.status["state"] == CertState.EXPIRED and w.ready() == ("False", "Expired")
+    await w.loop.step()
+    assert w.sleeps[-1] is None and len(w.fetches) == fetched
+
+
+async def test_the_end_date_certificate_is_the_last_fetch() -> None:
+    w = World(end_date=T0 + datetime.timedelta(minutes=59))
+    w.publish()  # notAfter = the end-date
+    await w.loop.step()
+    assert w.status["state"] == CertState.END_DATE_REACHED
+    assert w.ready() == ("True", "FinalCertificate") and "nextFetch" not in w.status
+    await w.loop.step()
+    assert w.fetches == [STAR_URL] and w.sleeps == [pytest.approx(59 * 60)]
+
+
+async def test_a_stopped_loop_restarts_when_the_spec_is_edited() -> None:
+    w = World()
+    w.answers.append(acme.AcmeProblem(ERROR_PREFIX + "autoRenewalCanceled", "", 403))
+    await w.loop.step()
+    assert w.status["state"] == CertState.CANCELED
+    w.body["spec"]["starCertificateURL"] = STAR_URL + "2"  # a new order's URL
+    w.publish()
+    await w.loop.step()
+    assert w.fetches == [STAR_URL, STAR_URL + "2"]
+    assert w.status["state"] == CertState.CURRENT and w.ready() == ("True", "Current")
