@@ -34,10 +34,7 @@ def operator_process(control_plane: Any, crds: None, tmp_path_factory: pytest.Te
     proc = OperatorProcess(Path(control_plane.kubeconfig), log_dir)
     proc.start()
     yield proc
-    if proc.namespaces:  # let the finalizers run (cancel at the CA) before the operator goes
-        Kubectl(Path(control_plane.kubeconfig)).run(
-            "wait", "--for=delete", *(f"namespace/{n}" for n in proc.namespaces),
-            "--timeout=120s", check=False, timeout=150)
+    proc.drain()  # the finalizers run (cancel at the CA) before the operator goes
     proc.stop()
 
 

@@ -22,8 +22,15 @@ from star_devenv.ca import LocalCA
 from star_devenv.dno import (OPERATOR_NS, StarEnv, apply_crds, b64,  # noqa: F401
                              csr_template_manifest)
 from star_devenv.kubectl import Kubectl
+from star_operator.constants import (DELEGATION_PLURAL, GROUP, STARCERTIFICATE_PLURAL,
+                                     STARORDER_PLURAL)
 from star_devenv.processes import free_port
 from tests.waiting import wait_for
+
+
+# the kinds with a finalizer of the operator's (deletion handlers, daemons)
+FINALIZED_KINDS = ",".join(f"{plural}.{GROUP}" for plural in
+                           (STARORDER_PLURAL, STARCERTIFICATE_PLURAL, DELEGATION_PLURAL))
 
 
 class OperatorProcess:
@@ -78,6 +85,25 @@ class OperatorProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def drain(self, timeout: float = 120) -> None:
+        """Wait until the namespaces the tests deleted hold none of the objects whose
+        finalizers need this operator (cancel at the CA, end a Delegation, stop a daemon), so
+        it can stop. Not until the namespaces are gone: the namespace controller retries a
+        namespace with content on an exponential backoff, which after a finalizer of a few
+        seconds cost up to as long again per module; the emptied namespaces finish on their
+        own while the next module runs."""
+        if not self.namespaces:
+            return
+        kubectl, deleted = Kubectl(self.kubeconfig), set(self.namespaces)
+
+        def drained() -> bool:
+            proc = kubectl.run("get", FINALIZED_KINDS, "--all-namespaces", "-o",
+                               "jsonpath={.items[*].metadata.namespace}", check=False)
+            return proc.returncode == 0 and not deleted & set(proc.stdout.split())
+
+        with contextlib.suppress(AssertionError):  # as before: a stuck finalizer is the
+            wait_for(drained, timeout, "the deleted namespaces' objects", interval=0.5)
 
 
 def account_client(kubectl: Kubectl, env: StarEnv, template: str | None = None) -> Any:
