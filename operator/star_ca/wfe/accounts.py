@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 import josepy as jose
@@ -88,16 +89,28 @@ async def account(request: web.Request) -> web.Response:
     return _account_response(request, acc, 200)
 
 
-async def key_change(request: web.Request) -> web.Response:
-    v = await verify_request(request, "kid")
-    acc = require_account(v)
-    inner = parse_flattened(v.json())
+@dataclass(frozen=True)
+class KeyChange:
+    """A keyChange request whose inner JWS passed RFC 8555 §7.3.5's checks that need no
+    account store: the new key (it signed the inner JWS) and the ``oldKey`` it names."""
+
+    new_key: jose.JWK
+    old_key: jose.JWK
+
+
+def parse_key_change(outer_payload: dict[str, Any], outer_header: dict[str, Any]) -> KeyChange:
+    """The inner JWS of a keyChange whose outer JWS (``kid``, nonce, url) already verified:
+    flattened, ``jwk`` and no ``kid``, no nonce, the outer url, a signature by that jwk, and a
+    payload with ``account`` equal to the outer ``kid`` and an ``oldKey``. Shared by star-ca
+    and the delegation front end; what remains is each server's account lookup (``oldKey`` is
+    the account's current key, the new key belongs to no account)."""
+    inner = parse_flattened(outer_payload)
     h = inner.header
     if "jwk" not in h or "kid" in h:
         raise AcmeError("malformed", "keyChange inner JWS must carry the new key as jwk")
     if "nonce" in h:
         raise AcmeError("malformed", "keyChange inner JWS must not have a nonce")
-    if h.get("url") != v.header["url"]:
+    if h.get("url") != outer_header["url"]:
         raise AcmeError("malformed", "keyChange inner JWS url differs from the outer url")
     new_key = key_from_jwk(h["jwk"])
     verify_signature(inner, new_key)
@@ -107,16 +120,23 @@ async def key_change(request: web.Request) -> web.Response:
         named_account = body["account"]
     except Exception:  # junk JSON or key members raise assorted errors
         raise AcmeError("malformed", "keyChange payload needs account and oldKey") from None
-    if named_account != v.header["kid"]:
+    if named_account != outer_header["kid"]:
         raise AcmeError("malformed", "keyChange account does not match the kid")
-    if thumbprint(old_key) != acc.thumbprint:
+    return KeyChange(new_key, old_key)
+
+
+async def key_change(request: web.Request) -> web.Response:
+    v = await verify_request(request, "kid")
+    acc = require_account(v)
+    change = parse_key_change(v.json(), v.header)
+    if thumbprint(change.old_key) != acc.thumbprint:
         raise AcmeError("malformed", "keyChange oldKey is not the account's current key")
-    new_thumb = thumbprint(new_key)
+    new_thumb = thumbprint(change.new_key)
     store = urls.svc(request).store
     holder = store.account_by_thumbprint(new_thumb)
     if holder is not None:
         raise AcmeError("malformed", "the new key is already used by an account", status=409,
                         headers={"Location": urls.links(request).account(holder.id)})
-    acc.thumbprint, acc.jwk = new_thumb, public_jwk(new_key)
+    acc.thumbprint, acc.jwk = new_thumb, public_jwk(change.new_key)
     store.update_account(acc)
     return _account_response(request, acc, 200)

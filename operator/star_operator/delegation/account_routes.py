@@ -8,8 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from star_ca.problems import AcmeError
-from star_ca.wfe.accounts import public_jwk, thumbprint, validate_contacts
+from star_ca.wfe.accounts import parse_key_change, public_jwk, thumbprint, validate_contacts
 from star_ca.wfe.responses import json_response
+from star_operator import k8s
 from star_operator.delegation import binding, eab, urls
 from star_operator.delegation.policy import template_policy
 from star_operator.delegation.request import verify_request
@@ -34,13 +35,18 @@ async def new_account(request: web.Request) -> web.Response:
     payload = v.json()
     cluster = urls.svc(request).cluster
     account_id = thumbprint(v.verified.key)
-    existing = await binding.find(cluster, account_id)
+    existing = await binding.find_by_key(cluster, account_id)
     if existing is not None:
         if existing.status != "valid":
             raise AcmeError("unauthorized", f"the account for this key is {existing.status}")
         return _response(request, existing, 200)
     if payload.get("onlyReturnExisting") is True:
         raise AcmeError("accountDoesNotExist", "no account exists for this key")
+    if await binding.find(cluster, account_id) is not None:
+        # an account registered with this key and moved to another by keyChange: its id is
+        # this key's thumbprint, so a new account with it would share the id and the URL
+        raise AcmeError("unauthorized", "this key was an account's key before a key change; "
+                                        "register with a new key")
     contact = validate_contacts(payload.get("contact", []))
     base = urls.base_url(request)
     proof = eab.parse(payload.get("externalAccountBinding"), base + urls.NEW_ACCOUNT,
@@ -75,6 +81,42 @@ async def account(request: web.Request) -> web.Response:
                                      tuple(changes.get("contact", acc.contact)),
                                      acc.delegations)
     return _response(request, acc, 200)
+
+
+async def key_change(request: web.Request) -> web.Response:
+    """RFC 8555 §7.3.5: the inner JWS checked by star-ca's own code
+    (:func:`star_ca.wfe.accounts.parse_key_change`), then ``oldKey`` against the account's
+    current key and the new key against every account here (409 with its Location). The
+    account's id, URL and bindings stay; ``thumbprint`` and ``jwk`` change on every Delegation
+    it is bound to (:func:`binding.update`: a concurrent change makes this one re-read, so a
+    second keyChange from the same old key finds that key no longer current)."""
+    v = await verify_request(request)
+    acc = v.require_account()
+    change = parse_key_change(v.json(), v.verified.header)
+    cluster = urls.svc(request).cluster
+    new_thumb = thumbprint(change.new_key)
+    for _ in range(binding.BIND_ATTEMPTS):
+        if thumbprint(change.old_key) != acc.thumbprint:
+            raise AcmeError("malformed", "keyChange oldKey is not the account's current key")
+        holder = await binding.find_by_key(cluster, new_thumb)
+        if holder is not None:
+            raise AcmeError("malformed", "the new key is already used by an account",
+                            status=409, headers={"Location": urls.account_url(
+                                urls.base_url(request), holder.id)})
+        try:
+            await binding.update(cluster, acc, thumbprint=new_thumb,
+                                 jwk=public_jwk(change.new_key))
+        except k8s.Conflict:
+            reread = await binding.find(cluster, acc.id)
+            if reread is None or reread.status != "valid":
+                raise AcmeError("unauthorized", "the account changed meanwhile and is no "
+                                                "longer valid") from None
+            acc = reread
+            continue
+        return _response(request, binding.NdcAccount(
+            acc.id, public_jwk(change.new_key), acc.status, acc.contact, acc.delegations), 200)
+    raise AcmeError("serverInternal", "the account's Delegations changed while changing its "
+                    "key; retry", status=503, headers={"Retry-After": "1"})
 
 
 async def delegations(request: web.Request) -> web.Response:

@@ -24,7 +24,8 @@ async def directory(request: web.Request) -> web.Response:
                          "allow-certificate-get": True}}
     return json_response({"newNonce": base + urls.NEW_NONCE,
                           "newAccount": base + urls.NEW_ACCOUNT,
-                          "newOrder": base + urls.NEW_ORDER, "meta": meta})
+                          "newOrder": base + urls.NEW_ORDER,
+                          "keyChange": base + urls.KEY_CHANGE, "meta": meta})
 
 
 def make_app(services: urls.Services) -> web.Application:
@@ -32,6 +33,7 @@ def make_app(services: urls.Services) -> web.Application:
     r = app.router
     r.add_post(urls.NEW_ACCOUNT, account_routes.new_account)
     r.add_post(urls.ACCOUNT + "{id}", account_routes.account)
+    r.add_post(urls.KEY_CHANGE, account_routes.key_change)
     r.add_post(urls.ACCOUNT + "{id}/delegations", account_routes.delegations)
     r.add_post(urls.ACCOUNT + "{id}/orders", order_routes.orders_list)
     r.add_post(urls.DELEGATION + "{name}", account_routes.delegation)

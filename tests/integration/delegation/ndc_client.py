@@ -91,6 +91,27 @@ class Ndc:
     def post(self, url: str, payload: Any = None, **kwargs: Any) -> Answer:
         return self.post_raw(url, self.signed(url, payload, **kwargs))
 
+    def key_change_body(self, new_key: jose.JWK, *, inner_url: str | None = None,
+                        inner_nonce: str | None = None, old_key: jose.JWK | None = None,
+                        account: str | None = None) -> dict[str, Any]:
+        """RFC 8555 §7.3.5's inner JWS, signed by ``new_key`` (each member overridable, so a
+        test can break exactly one rule): the outer ``post`` signs it with the current key."""
+        url = self.directory["keyChange"]
+        payload = {"account": account or self.kid,
+                   "oldKey": (old_key or self.key).public_key().to_partial_json()}
+        inner = acme_jws.JWS.sign(json.dumps(payload).encode(), key=new_key, alg=jose.ES256,
+                                  nonce=None if inner_nonce is None
+                                  else jose.decode_b64jose(inner_nonce),
+                                  url=inner_url or url)
+        return inner.to_partial_json()
+
+    def change_key(self, new_key: jose.JWK) -> Answer:
+        """A well-formed keyChange; on 200 the NDC signs with ``new_key`` from now on."""
+        answer = self.post(self.directory["keyChange"], self.key_change_body(new_key))
+        if answer.status == 200:
+            self.key = new_key
+        return answer
+
     def eab(self, key_id: str, mac_b64url: str, key: jose.JWK | None = None) -> dict[str, Any]:
         """RFC 8555 §7.3.4 binding, made by certbot's acme library (as H2's client does)."""
         return messages.ExternalAccountBinding.from_data(

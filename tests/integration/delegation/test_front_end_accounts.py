@@ -1,0 +1,115 @@
+"""The front end's RFC 8555 account and certificate management against the real control
+plane, operator, BIND 9 and star-ca, spoken to over HTTPS by the thin NDC: keyChange
+(§7.3.5) keeps the account, its Delegations and its orders while the key moves in the
+Delegations' status.
+
+Its own module (so its own namespace and front end) next to test_front_end.py, on the same
+fixtures."""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import josepy as jose
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from front_end_fixtures import (  # noqa: F401
+    crds, delegation, dno_namespace, front_end, mac_key, operator_process, star_ca, star_env)
+from ndc_client import Ndc, ec_jwk
+from tests.integration.operator.op_delegated import cdn_request
+from tests.integration.operator.op_env import StarEnv, get, wait_condition
+from tests.waiting import wait_for
+
+from star_devenv.front_end import LocalFrontEnd
+from star_devenv.kubectl import Kubectl
+
+pytestmark = [pytest.mark.cluster, pytest.mark.dns]
+
+
+def der_b64(csr_pem: str) -> str:
+    der = x509.load_pem_x509_csr(csr_pem.encode()).public_bytes(serialization.Encoding.DER)
+    return base64.urlsafe_b64encode(der).decode().rstrip("=")
+
+
+def thumb(key: jose.JWK) -> str:
+    return jose.encode_b64jose(key.thumbprint())
+
+
+def account_record(kubectl: Kubectl, ns: str, name: str) -> dict[str, Any]:
+    return ((get(kubectl, "delegation", name, ns) or {}).get("status") or {}).get(
+        "account") or {}
+
+
+def ordinary_certificate(ndc: Ndc, env: StarEnv, fe: LocalFrontEnd, grant: str,
+                         host: str) -> tuple[str, dict[str, Any]]:
+    """An ordinary (§2.3.3) Order1 finalized and valid: (order URL, Order1)."""
+    new = ndc.post(ndc.directory["newOrder"], {
+        "identifiers": [{"type": "dns", "value": host}],
+        "delegation": f"{fe.base_url}/acme/delegation/{grant}", "allow-certificate-get": True})
+    assert new.status == 201, new.text
+    _, csr_pem = cdn_request(env, [host])
+    assert ndc.post(new.body["finalize"], {"csr": der_b64(csr_pem)}).status == 200
+
+    def valid() -> dict[str, Any] | None:
+        body = ndc.post(new.headers["Location"]).body
+        assert body["status"] in ("processing", "valid"), body
+        return body if body["status"] == "valid" else None
+    return new.headers["Location"], wait_for(valid, 90, "the ordinary Order1 valid")
+
+
+def test_key_change_keeps_the_account_its_delegations_and_orders(
+        kubectl: Kubectl, star_env: StarEnv, dno_namespace: str,
+        front_end: LocalFrontEnd) -> None:
+    ns, mac = dno_namespace, mac_key()
+    # the same CDN granted two templates' use under one key id and MAC Secret
+    delegation(kubectl, ns, "kc-one", star_env.template, "kc-key", mac,
+               star={"allowOrdinary": True, "maxLifetime": "1h"})
+    delegation(kubectl, ns, "kc-two", star_env.template, "kc-key", mac,
+               star={"allowOrdinary": True, "maxLifetime": "1h"})
+    kubectl.run("patch", "delegation", "kc-two", "-n", ns, "--type=merge", "-p",
+                '{"spec":{"externalAccountBinding":{"hmacKeySecretRef":{"name":"kc-one-eab"}}}}')
+    other_mac = mac_key()
+    delegation(kubectl, ns, "kc-other", star_env.template, "kc-other-key", other_mac)
+    for name in ("kc-one", "kc-two", "kc-other"):
+        wait_condition(kubectl, "delegation", name, ns, status="True", timeout=60)
+
+    ndc = Ndc(front_end.directory_url, front_end.ca_pem)
+    assert ndc.directory["keyChange"] == front_end.base_url + "/acme/key-change"
+    assert ndc.register("kc-key", mac).status == 201
+    account_url, old_key = ndc.kid, ndc.key
+    listing = ndc.post(ndc.post(account_url).body["delegations"]).body["delegations"]
+    assert listing == [f"{front_end.base_url}/acme/delegation/{n}" for n in ("kc-one", "kc-two")]
+    host = f"kc-{ns}.{star_env.dns.zone}"
+    order_url, order = ordinary_certificate(ndc, star_env, front_end, "kc-one", host)
+
+    other = Ndc(front_end.directory_url, front_end.ca_pem)
+    assert other.register("kc-other-key", other_mac).status == 201
+    taken = ndc.change_key(other.key)
+    assert (taken.status, taken.headers["Location"]) == (409, other.kid)
+    bad = ndc.post(ndc.directory["keyChange"], ndc.key_change_body(ec_jwk(), old_key=ec_jwk()))
+    assert (bad.status, bad.problem_type) == (400, "malformed")
+    assert account_record(kubectl, ns, "kc-one")["thumbprint"] == thumb(old_key)
+
+    new_key = ec_jwk()
+    changed = ndc.change_key(new_key)
+    assert (changed.status, changed.headers["Location"]) == (200, account_url), changed.text
+    for name in ("kc-one", "kc-two"):  # in the Kubernetes objects, the id (URL) unchanged
+        rec = account_record(kubectl, ns, name)
+        assert (rec["thumbprint"], rec["url"]) == (thumb(new_key), account_url)
+    assert account_record(kubectl, ns, "kc-other")["url"] == other.kid
+
+    # the new key: same account, same grants, same order and certificate
+    assert ndc.post(ndc.post(account_url).body["delegations"]).body["delegations"] == listing
+    again = ndc.post(order_url)
+    assert again.status == 200 and again.body["certificate"] == order["certificate"]
+    cert = ndc.post(order["certificate"])
+    assert cert.status == 200 and "BEGIN CERTIFICATE" in cert.text
+    # the old key: nobody's, and it cannot come back as an account
+    stale = Ndc(front_end.directory_url, front_end.ca_pem, key=old_key, kid=account_url)
+    assert (stale.post(account_url).status, stale.post(order_url).problem_type) == \
+        (400, "malformed")
+    gone = stale.post(stale.directory["newAccount"], {"onlyReturnExisting": True},
+                      use_jwk=True)
+    assert gone.problem_type == "accountDoesNotExist"
