@@ -7,6 +7,7 @@ again: due, backing off after failures, stopped by autoRenewalCanceled or the en
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 import logging
@@ -18,7 +19,7 @@ from star_operator import acme, reasons, timeutil
 from star_operator import constants as c
 from star_operator.acme.errors import ERROR_PREFIX
 from star_operator.constants import CertState
-from star_operator.renewal import fetcher
+from star_operator.renewal import fetcher, wakeups
 from star_operator.renewal.loop import CertificateLoop
 from star_operator.renewal.schedule import Timing
 from star_operator.secrets import ownership, payload
@@ -250,3 +251,36 @@ async def test_a_stopped_loop_restarts_when_the_spec_is_edited() -> None:
     await w.loop.step()
     assert w.fetches == [STAR_URL, STAR_URL + "2"]
     assert w.status["state"] == CertState.CURRENT and w.ready() == ("True", "Current")
+
+
+class Flag:
+    """kopf's ``stopped`` flag of a daemon, set by the test."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+async def test_stopping_the_daemon_ends_its_wait_at_once() -> None:
+    """kopf sets ``stopped`` on deletion; a loop asleep until its next fetch (29 min away) must
+    return by itself rather than wait for kopf to cancel it."""
+    w = World()
+    w.publish()
+    await w.loop.step()  # the certificate is installed; the next fetch is half a life away
+    asleep = asyncio.Event()
+
+    async def real_sleep(namespace: str, name: str, seconds: float | None) -> bool:
+        asleep.set()
+        return await wakeups.sleep(namespace, name, seconds)
+
+    w.loop.sleep, stopped = real_sleep, Flag()
+    daemon = asyncio.ensure_future(w.loop.run(stopped))
+    await asyncio.wait_for(asleep.wait(), 5)
+    stopped.event.set()
+    await asyncio.wait_for(daemon, 5)  # ended by itself: not cancelled, no fetch since
+    assert w.fetches == [STAR_URL] and not daemon.cancelled()
