@@ -28,8 +28,7 @@ def dno_namespace(kubectl: Kubectl, operator_process: OperatorProcess) -> Iterat
     name = f"dno-{uuid.uuid4().hex[:8]}"
     kubectl.run("create", "namespace", name)
     yield name
-    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
-    operator_process.namespaces.append(name)
+    operator_process.delete_namespace(kubectl, name)
 
 
 @pytest.fixture(scope="module")

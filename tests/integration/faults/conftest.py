@@ -63,5 +63,4 @@ def fault_namespace(kubectl: Kubectl, fault_operator: OperatorProcess) -> Iterat
         fault_operator.start()
     kubectl.run("delete", "starorders", "--all", "-n", name, "--timeout=120s", check=False,
                 timeout=150)
-    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
-    fault_operator.namespaces.append(name)
+    fault_operator.delete_namespace(kubectl, name)

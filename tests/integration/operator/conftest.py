@@ -55,5 +55,4 @@ def namespace(kubectl: Kubectl, operator_process: OperatorProcess) -> Iterator[s
     yield name
     for ns in (name, f"{name}-cdn"):
         if kubectl.exists("namespace", ns):
-            kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
-            operator_process.namespaces.append(ns)
+            operator_process.delete_namespace(kubectl, ns)
