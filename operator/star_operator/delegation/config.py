@@ -34,6 +34,8 @@ class Config:
     #: Advertised in ``meta.auto-renewal`` (RFC 8739 §3.2); per-delegation bounds apply on top.
     min_lifetime: int = 1
     max_duration: int = 365 * 86400
+    #: Order URLs per page of an account's ``orders`` list (RFC 8555 §7.1.2.1).
+    orders_page_size: int = 20
 
 
 def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -53,6 +55,8 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                    help="public https://host[:port] of the front end (default: request Host)")
     p.add_argument("--min-lifetime", default=d("MIN_LIFETIME", "1s"))
     p.add_argument("--max-duration", default=d("MAX_DURATION", "365d"))
+    p.add_argument("--orders-page-size", default=d("ORDERS_PAGE_SIZE", "20"),
+                   help="order URLs per page of an account's orders list (Link rel=next)")
     return p
 
 
@@ -79,6 +83,13 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
         raise UsageError(f"--port: {args.port!r} is not a number") from None
     if not 0 < port < 65536:
         raise UsageError(f"--port: {port} is out of range")
+    try:
+        page = int(args.orders_page_size)
+    except ValueError:
+        raise UsageError(f"--orders-page-size: {args.orders_page_size!r} is not a number"
+                         ) from None
+    if page < 1:
+        raise UsageError(f"--orders-page-size: {page} must be at least 1")
     if not args.tls_cert or not args.tls_key:
         raise UsageError("--tls-cert and --tls-key are required (the front end speaks HTTPS "
                          "only)")
@@ -92,4 +103,5 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
     return Config(namespace=namespace, listen_address=args.listen_address, port=port,
                   tls_cert=cert, tls_key=key, base_url=base,
                   min_lifetime=_duration(args.min_lifetime, "--min-lifetime"),
-                  max_duration=_duration(args.max_duration, "--max-duration"))
+                  max_duration=_duration(args.max_duration, "--max-duration"),
+                  orders_page_size=page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import urllib.parse
 from typing import Any
 
 import josepy as jose
@@ -216,8 +217,21 @@ async def finalize(request: web.Request) -> web.Response:
                     orders.state_of(created))
 
 
+#: The query parameter of the next page: the last order URL of the page before (quoted).
+CURSOR = "after"
+
+
+def orders_page(found: list[str], after: str | None, size: int) -> tuple[list[str], bool]:
+    """One page of the sorted order URLs: those after ``after`` (a URL, not an index, so an
+    order created or gone between two pages neither repeats nor hides another), at most
+    ``size``; and whether more follow."""
+    rest = [u for u in sorted(set(found)) if after is None or u > after]
+    return rest[:size], len(rest) > size
+
+
 async def orders_list(request: web.Request) -> web.Response:
-    """``{"orders": [url, ...]}``: the account's Order1s, pending and finalized."""
+    """``{"orders": [url, ...]}``: the account's Order1s, pending and finalized, a page at a
+    time (RFC 8555 §7.1.2.1): ``Link: <...?after=...>;rel="next"`` while more follow."""
     v = await verify_request(request)
     acc = v.require_account()
     if acc.id != request.match_info["id"]:
@@ -234,4 +248,13 @@ async def orders_list(request: web.Request) -> web.Response:
         for oid, rec in ((d.get("status") or {}).get("pendingOrders") or {}).items():
             if rec.get("account") == acc.id and not _expired(rec, now):
                 found.append(urls.order_url(base, name, oid))
-    return json_response({"orders": sorted(u for u in found if u)})
+    after = request.query.get(CURSOR)
+    if after is not None and not after.startswith(base + urls.ORDER):
+        raise AcmeError("malformed", f"{CURSOR} must be an order URL of this server")
+    page, more = orders_page([u for u in found if u], after, urls.svc(request).config
+                             .orders_page_size)
+    response = json_response({"orders": page})
+    if more:
+        query = urllib.parse.urlencode({CURSOR: page[-1]})
+        response.headers.add("Link", f'<{account_url}/orders?{query}>;rel="next"')
+    return response

@@ -1,13 +1,15 @@
 """The front end's RFC 8555 account and certificate management against the real control
 plane, operator, BIND 9 and star-ca, spoken to over HTTPS by the thin NDC: keyChange
 (§7.3.5) keeps the account, its Delegations and its orders while the key moves in the
-Delegations' status.
+Delegations' status; the account's ``orders`` list comes a page at a time (§7.1.2.1, a front
+end started with a page of 2).
 
 Its own module (so its own namespace and front end) next to test_front_end.py, on the same
 fixtures."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import josepy as jose
@@ -16,8 +18,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from front_end_fixtures import (  # noqa: F401
-    crds, delegation, dno_namespace, front_end, mac_key, operator_process, star_ca, star_env)
+    crds, delegation, dno_namespace, mac_key, operator_process, star_ca, star_env)
 from ndc_client import Ndc, ec_jwk
+from requests.utils import parse_header_links
 from tests.integration.operator.op_delegated import cdn_request
 from tests.integration.operator.op_env import StarEnv, get, wait_condition
 from tests.waiting import wait_for
@@ -26,6 +29,21 @@ from star_devenv.front_end import LocalFrontEnd
 from star_devenv.kubectl import Kubectl
 
 pytestmark = [pytest.mark.cluster, pytest.mark.dns]
+PAGE = 2
+
+
+@pytest.fixture(scope="module")
+def front_end(control_plane: Any, dno_namespace: str) -> Iterator[LocalFrontEnd]:
+    """front_end_fixtures' front end, started with ``--orders-page-size`` 2 (its environment
+    default, which the subprocess inherits)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("STAR_DELEGATION_ORDERS_PAGE_SIZE", str(PAGE))
+        fe = LocalFrontEnd(control_plane.kubeconfig, dno_namespace)
+        fe.__enter__()
+    try:
+        yield fe
+    finally:
+        fe.__exit__(None, None, None)
 
 
 def der_b64(csr_pem: str) -> str:
@@ -113,3 +131,45 @@ def test_key_change_keeps_the_account_its_delegations_and_orders(
     gone = stale.post(stale.directory["newAccount"], {"onlyReturnExisting": True},
                       use_jwk=True)
     assert gone.problem_type == "accountDoesNotExist"
+
+
+def test_the_orders_list_comes_in_pages_linked_by_rel_next(
+        kubectl: Kubectl, star_env: StarEnv, dno_namespace: str,
+        front_end: LocalFrontEnd) -> None:
+    ns, mac = dno_namespace, mac_key()
+    delegation(kubectl, ns, "pg-one", star_env.template, "pg-key", mac,
+               star={"allowOrdinary": True, "maxLifetime": "1h"})
+    wait_condition(kubectl, "delegation", "pg-one", ns, status="True", timeout=60)
+    ndc = Ndc(front_end.directory_url, front_end.ca_pem)
+    assert ndc.register("pg-key", mac).status == 201
+    orders_url = ndc.post(ndc.kid).body["orders"]
+    assert ndc.post(orders_url).body == {"orders": []}
+    host = f"pg-{ns}.{star_env.dns.zone}"
+    made = []
+    for _ in range(4):  # pending Order1s, in the Delegation's status
+        new = ndc.post(ndc.directory["newOrder"], {
+            "identifiers": [{"type": "dns", "value": host}],
+            "delegation": f"{front_end.base_url}/acme/delegation/pg-one",
+            "allow-certificate-get": True})
+        assert new.status == 201, new.text
+        made.append(new.headers["Location"])
+    finalized, _ = ordinary_certificate(ndc, star_env, front_end, "pg-one", host)  # a StarOrder
+    made.append(finalized)
+
+    pages, url = [], orders_url
+    while url:
+        answer = ndc.post(url)
+        assert answer.status == 200 and set(answer.body) == {"orders"}, answer.text
+        pages.append(answer.body["orders"])
+        assert len(pages) <= 5, "the next links do not end"
+        links = parse_header_links(answer.headers.get("Link", ""))
+        assert any(link.get("rel") == "index" for link in links)
+        url = next((link["url"] for link in links if link.get("rel") == "next"), None)
+    assert [len(p) for p in pages] == [PAGE, PAGE, 1]
+    assert [u for p in pages for u in p] == sorted(made)
+    other = Ndc(front_end.directory_url, front_end.ca_pem)  # another account sees none of them
+    other_mac = mac_key()
+    delegation(kubectl, ns, "pg-two", star_env.template, "pg-two-key", other_mac)
+    wait_condition(kubectl, "delegation", "pg-two", ns, status="True", timeout=60)
+    assert other.register("pg-two-key", other_mac).status == 201
+    assert other.post(other.post(other.kid).body["orders"]).body == {"orders": []}
