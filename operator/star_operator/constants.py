@@ -29,6 +29,9 @@ DELEGATION_PLURAL: Final = "delegations"
 DELEGATION_LABEL: Final = f"{GROUP}/delegation"
 NDC_ACCOUNT_ANNOTATION: Final = f"{GROUP}/ndc-account"
 NDC_ORDER_ANNOTATION: Final = f"{GROUP}/ndc-order"
+#: Set by the delegation front end with ``spec.canceled`` when the NDC revokes an ordinary
+#: certificate (RFC 8555 §7.6): the RFC 5280 reason code the operator revokes it with.
+REVOCATION_REASON_ANNOTATION: Final = f"{GROUP}/revocation-reason"
 
 #: Our own finalizer and annotation prefix: kopf's defaults (kopf.zalando.org/...) would be
 #: shared with every other kopf operator in the cluster.

@@ -121,7 +121,7 @@ def _leaf_der(chain_pem: str) -> bytes:
         serialization.Encoding.DER)
 
 
-def _cert_key_thumbprint(cert: x509.Certificate) -> str | None:
+def cert_key_thumbprint(cert: x509.Certificate) -> str | None:
     key = cert.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
         return thumbprint(jose.JWKEC(key=key))
@@ -145,7 +145,7 @@ async def revoke_cert(request: web.Request) -> web.Response:
     if v.account is not None:
         if v.account.id != row.account_id:
             raise AcmeError("unauthorized", "the account did not order this certificate")
-    elif thumbprint(v.key) != _cert_key_thumbprint(cert):
+    elif thumbprint(v.key) != cert_key_thumbprint(cert):
         raise AcmeError("unauthorized", "the jwk is not the certificate's key")
     order = s.store.order(row.order_id)
     if order is not None and order.auto_renewal is not None:

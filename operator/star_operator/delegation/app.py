@@ -11,7 +11,7 @@ from aiohttp import web
 
 from star_ca.wfe.app import acme_app
 from star_ca.wfe.responses import json_response
-from star_operator.delegation import account_routes, certs, order_routes, urls
+from star_operator.delegation import account_routes, certs, order_routes, revocation, urls
 
 
 async def directory(request: web.Request) -> web.Response:
@@ -25,6 +25,7 @@ async def directory(request: web.Request) -> web.Response:
     return json_response({"newNonce": base + urls.NEW_NONCE,
                           "newAccount": base + urls.NEW_ACCOUNT,
                           "newOrder": base + urls.NEW_ORDER,
+                          "revokeCert": base + urls.REVOKE_CERT,
                           "keyChange": base + urls.KEY_CHANGE, "meta": meta})
 
 
@@ -34,6 +35,7 @@ def make_app(services: urls.Services) -> web.Application:
     r.add_post(urls.NEW_ACCOUNT, account_routes.new_account)
     r.add_post(urls.ACCOUNT + "{id}", account_routes.account)
     r.add_post(urls.KEY_CHANGE, account_routes.key_change)
+    r.add_post(urls.REVOKE_CERT, revocation.revoke_cert)
     r.add_post(urls.ACCOUNT + "{id}/delegations", account_routes.delegations)
     r.add_post(urls.ACCOUNT + "{id}/orders", order_routes.orders_list)
     r.add_post(urls.DELEGATION + "{name}", account_routes.delegation)

@@ -18,7 +18,7 @@ from star_ca.wfe.jws import Verified
 from star_ca.wfe.request import check_post
 from star_operator.delegation import binding, urls
 
-Auth = Literal["jwk", "kid"]
+Auth = Literal["jwk", "kid", "any"]
 
 
 @dataclasses.dataclass

@@ -1,10 +1,10 @@
 """URL layout of the front end and the collaborators a request handler reaches.
 
-``DIRECTORY``/``NEW_NONCE``/``NEW_ACCOUNT``/``NEW_ORDER``/``KEY_CHANGE`` and ``ACCOUNT`` are
-star-ca's paths, so star-ca's middleware (nonce + ``Link: rel="index"`` on every answer,
-problem documents for every failure) serves this app unchanged. Order, delegation and
-certificate URLs carry the Delegation's name: every lookup is then one GET, with no index to
-keep.
+``DIRECTORY``/``NEW_NONCE``/``NEW_ACCOUNT``/``NEW_ORDER``/``KEY_CHANGE``/``REVOKE_CERT`` and
+``ACCOUNT`` are star-ca's paths, so star-ca's middleware (nonce + ``Link: rel="index"`` on
+every answer, problem documents for every failure) serves this app unchanged. Order,
+delegation and certificate URLs carry the Delegation's name: every lookup is then one GET,
+with no index to keep.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ NEW_NONCE = ca_urls.NEW_NONCE
 NEW_ACCOUNT = ca_urls.NEW_ACCOUNT
 NEW_ORDER = ca_urls.NEW_ORDER
 KEY_CHANGE = ca_urls.KEY_CHANGE
+REVOKE_CERT = ca_urls.REVOKE_CERT
 ACCOUNT = ca_urls.ACCOUNT              # + {account id} [/delegations | /orders]
 DELEGATION = "/acme/delegation/"       # + {delegation name}
 ORDER = "/acme/order/"                 # + {delegation}/{order id} [/finalize]

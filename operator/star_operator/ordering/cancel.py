@@ -83,14 +83,17 @@ async def _end_series(job: OrderJob, client_for: ClientFor) -> str:
     """An emulated series: nothing more is ordered (its daemon has stopped); revoke what is
     out unless ``revokeOnDelete: false``. Returns what happened, for the Event."""
     series = dict(job.recorder.get("series") or {})
-    if not revocation.revoke_on_delete(job.spec):
+    asked = revocation.requested_reason(job.body)  # the NDC revoking through the front end
+    if not revocation.revoke_on_delete(job.spec) and asked is None:
         return (f"not revoked (revokeOnDelete: false); serial {series.get('serial')} stays "
                 f"valid until {series.get('notAfter')}")
+    reason = revocation.CESSATION_OF_OPERATION if asked is None else asked
     if not series.get("revoked"):
         client = await client_for(job)
-        serials = await revocation.revoke_series(client, series)
+        serials = await revocation.revoke_series(client, series, reason)
         await job.recorder.record(series={"revoked": serials or True})
-    return f"revoked at the CA (cessationOfOperation): serial {series.get('serial')}"
+    what = "cessationOfOperation" if asked is None else f"reason {reason}, asked by the NDC"
+    return f"revoked at the CA ({what}): serial {series.get('serial')}"
 
 
 def cancel_requested(spec: Mapping[str, Any]) -> bool:

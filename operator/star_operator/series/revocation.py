@@ -17,13 +17,27 @@ from typing import Any
 from cryptography import x509
 
 from star_operator import acme, metrics, timeutil
+from star_operator import constants as c
 
 #: RFC 5280 CRLReason cessationOfOperation: the delegation ended, nothing was compromised.
 CESSATION_OF_OPERATION = 5
+#: The reason codes RFC 5280 §5.3.1 defines (7 is unused).
+REASONS = frozenset({0, 1, 2, 3, 4, 5, 6, 8, 9, 10})
 
 
 def revoke_on_delete(spec: Mapping[str, Any]) -> bool:
     return spec.get("revokeOnDelete") is not False
+
+
+def requested_reason(body: Mapping[str, Any]) -> int | None:
+    """The reason of a revocation the NDC asked the front end for (its annotation), or None."""
+    text = ((body.get("metadata") or {}).get("annotations") or {}).get(
+        c.REVOCATION_REASON_ANNOTATION)
+    try:
+        reason = int(text) if text is not None else None
+    except ValueError:
+        return None
+    return reason if reason in REASONS else None
 
 
 async def _issued_by(client: acme.AcmeClient, order_url: str) -> str | None:
@@ -34,7 +48,8 @@ async def _issued_by(client: acme.AcmeClient, order_url: str) -> str | None:
     return order.certificate if order.status == "valid" else None
 
 
-async def revoke_series(client: acme.AcmeClient, series: Mapping[str, Any]) -> list[str]:
+async def revoke_series(client: acme.AcmeClient, series: Mapping[str, Any],
+                        reason: int = CESSATION_OF_OPERATION) -> list[str]:
     """Revoke every unexpired certificate of the series (``series.outstanding``: the current
     one and superseded ones still valid) and any finalized successor; returns the serials.
 
@@ -52,7 +67,7 @@ async def revoke_series(client: acme.AcmeClient, series: Mapping[str, Any]) -> l
         chain = await client.download_certificate(url)
         try:
             with metrics.time_acme("revoke"):
-                await client.revoke(chain, reason=CESSATION_OF_OPERATION)
+                await client.revoke(chain, reason=reason)
         except acme.AcmeProblem as problem:
             if problem.short_type != "alreadyRevoked":
                 raise

@@ -96,6 +96,11 @@ def operator_wrote(ndc: Any, order_url: str, **status: Any) -> None:
 
 def test_directory_account_list_and_delegation_object(ndc: Any) -> None:
     meta = ndc.directory["meta"]
+    # RFC 8555 §7.1.1: every resource but newAuthz (pre-authorization is not offered, §7.4.1)
+    assert set(ndc.directory) == {"newNonce", "newAccount", "newOrder", "revokeCert",
+                                  "keyChange", "meta"}
+    assert all(ndc.directory[k].startswith(ndc.base + "/acme/") for k in set(ndc.directory)
+               - {"meta"})
     assert meta["delegation-enabled"] is True  # §2.3.4: MUST, and MUST be true
     assert meta["externalAccountRequired"] is True  # RFC 8555 §7.3.4
     created = ndc.register("ndc-key", MAC)
