@@ -96,6 +96,12 @@ async def _end_series(job: OrderJob, client_for: ClientFor) -> str:
     return f"revoked at the CA ({what}): serial {series.get('serial')}"
 
 
+def _revocation_asked(job: OrderJob) -> bool:
+    return (revocation.requested_reason(job.body) is not None
+            and job.recorder.get("mode") in capabilities.SELF_ORDERED
+            and not (job.recorder.get("series") or {}).get("revoked"))
+
+
 def cancel_requested(spec: Mapping[str, Any]) -> bool:
     """``spec.canceled: true``: end the delegation now and keep the StarOrder (and Secret)."""
     return spec.get("canceled") is True
@@ -147,8 +153,10 @@ async def end_at_ca(job: OrderJob, delay_cap: float, client_for: ClientFor = _cl
 async def cancel_in_place(job: OrderJob, delay_cap: float,
                           client_for: ClientFor = _client) -> None:
     """``spec.canceled``: the delegation ends as on deletion, the objects stay (phase
-    ``Canceled``, irreversible: a new StarOrder starts a new delegation)."""
-    if job.recorder.phase == c.Phase.CANCELED:
+    ``Canceled``, irreversible: a new StarOrder starts a new delegation). A canceled
+    StarOrder whose certificate was kept (``revokeOnDelete: false``) is looked at again when
+    the NDC asks for its revocation (the ``revocation-reason`` annotation)."""
+    if job.recorder.phase == c.Phase.CANCELED and not _revocation_asked(job):
         return
     await end_at_ca(job, delay_cap, client_for)
     await job.recorder.ready(False, "Canceled", "spec.canceled: the delegation was ended at the "

@@ -38,17 +38,19 @@ class RevokingCa:
         self.revoked.append((chain, reason))
 
 
-def run(annotations: dict[str, str], spec: dict[str, Any]) -> tuple[RevokingCa, Fakes]:
+def run(annotations: dict[str, str], spec: dict[str, Any], phase: str = "Valid",
+        in_place: bool = False) -> tuple[RevokingCa, Fakes]:
     ca = RevokingCa()
-    fakes = Fakes({"orderURL": URL, "orderState": "valid", "phase": "Valid",
+    fakes = Fakes({"orderURL": URL, "orderState": "valid", "phase": phase,
                    "mode": c.Mode.ORDINARY, "series": {
                        "serial": ca.serial, "certificateURL": CERT_URL,
                        "outstanding": [{"url": CERT_URL, "notAfter": "2999-01-01T00:00:00Z"}]}})
 
     async def client_for(job: OrderJob) -> acme.AcmeClient:
         return ca  # type: ignore[return-value]
-    asyncio.run(cancel.end_at_ca(fakes.job({"star": False, "canceled": True, **spec},
-                                           annotations), 60.0, client_for))
+    job = fakes.job({"star": False, "canceled": True, **spec}, annotations)
+    end = cancel.cancel_in_place if in_place else cancel.end_at_ca
+    asyncio.run(end(job, 60.0, client_for))
     return ca, fakes
 
 
@@ -64,6 +66,15 @@ def test_without_the_annotation_cessation_of_operation_and_revoke_on_delete_rule
     assert ca.revoked == [(ca.chain, revocation.CESSATION_OF_OPERATION)]
     kept, _ = run({}, {"revokeOnDelete": False})
     assert kept.revoked == []
+
+
+def test_a_canceled_order_that_kept_its_certificate_revokes_when_the_ndc_asks() -> None:
+    kept, _ = run({}, {"revokeOnDelete": False}, phase="Canceled", in_place=True)
+    assert kept.revoked == []  # canceled already: nothing to do
+    ca, fakes = run({c.REVOCATION_REASON_ANNOTATION: "1"}, {"revokeOnDelete": False},
+                    phase="Canceled", in_place=True)
+    assert ca.revoked == [(ca.chain, 1)]
+    assert fakes.patches[0]["series"]["revoked"] == [ca.serial]
 
 
 @pytest.mark.parametrize("text,reason", [("0", 0), ("10", 10), ("7", None), ("x", None),
