@@ -1,4 +1,5 @@
-"""The chart installed on a LocalNode: the operator and the embedded CA as pods.
+"""The chart installed on a LocalNode: the operator and the embedded CA as pods (or the operator
+alone, `operator_values`: a CDN's, ordering through a StarIssuer).
 
 The node (star_devenv.node.LocalNode) has no pod network and no kube-proxy, so everything runs
 with `hostNetwork: true` on loopback ports: the chart's `hostNetwork` and `listenAddress:
@@ -68,21 +69,34 @@ def apiserver_port(kubeconfig: Path) -> int:
     return url.port or 443
 
 
-def chart_values(rel: Release, image: str, kubeconfig: Path, dns_server: str,
-                 min_lifetime: int = 1) -> dict[str, Any]:
-    """Helm values for a node without pod network: host network on loopback, the project's
-    imported image (`imagePullPolicy: Never`), the CA embedded with its state on an emptyDir."""
+def api_server_env(kubeconfig: Path) -> list[dict[str, str]]:
+    """KUBERNETES_SERVICE_HOST/PORT of the API server on loopback (no kube-proxy on the node)."""
+    return [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+            {"name": "KUBERNETES_SERVICE_PORT", "value": str(apiserver_port(kubeconfig))}]
+
+
+def operator_values(rel: Release, image: str, kubeconfig: Path) -> dict[str, Any]:
+    """Helm values for the operator alone on a node without pod network (the chart's CA off, as
+    for a CDN that orders through a StarIssuer): host network on loopback, the project's
+    imported image (`imagePullPolicy: Never`), second-scale tunables."""
     repository, _, tag = image.rpartition(":")
-    api = [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-           {"name": "KUBERNETES_SERVICE_PORT", "value": str(apiserver_port(kubeconfig))}]
     return {
         "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
         "hostNetwork": True, "listenAddress": "127.0.0.1",
-        "operator": {"env": FAST, "extraEnv": api, "healthPort": rel.ports["health"]},
+        "operator": {"env": FAST, "extraEnv": api_server_env(kubeconfig),
+                     "healthPort": rel.ports["health"]},
         "livenessProbe": {"initialDelaySeconds": 10, "periodSeconds": 5, "timeoutSeconds": 5,
                           "failureThreshold": 3},
         "metrics": {"port": rel.ports["metrics"]},
-        "ca": {"enabled": True, "port": rel.ports["ca"], "extraEnv": api,
+    }
+
+
+def chart_values(rel: Release, image: str, kubeconfig: Path, dns_server: str,
+                 min_lifetime: int = 1) -> dict[str, Any]:
+    """:func:`operator_values` and the CA embedded with its state on an emptyDir."""
+    return {
+        **operator_values(rel, image, kubeconfig),
+        "ca": {"enabled": True, "port": rel.ports["ca"], "extraEnv": api_server_env(kubeconfig),
                "dnsServer": dns_server, "minLifetime": min_lifetime,
                "persistence": {"enabled": False},
                "publisher": {"intervalSeconds": 1}},
@@ -133,9 +147,12 @@ def pods_ready(kubectl: Kubectl, ns: str, selector: str, containers: int) -> lis
     return pods
 
 
-def wait_pods_ready(kubectl: Kubectl, rel: Release, timeout: float = 180) -> None:
-    """The operator pod and the CA pod (CA + root publisher) Ready; a restart fails at once."""
-    for component, containers in (("operator", 1), ("ca", 2)):
+def wait_pods_ready(kubectl: Kubectl, rel: Release, timeout: float = 180,
+                    ca: bool = True) -> None:
+    """The operator pod and (unless `ca` is false) the CA pod (CA + root publisher) Ready; a
+    restart fails at once."""
+    components = [("operator", 1)] + ([("ca", 2)] if ca else [])
+    for component, containers in components:
         deadline = time.monotonic() + timeout
         while not pods_ready(kubectl, rel.namespace, f"app.kubernetes.io/component={component}",
                              containers):

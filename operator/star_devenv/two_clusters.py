@@ -63,14 +63,16 @@ def star_issuer(kubectl: Kubectl, ns: str, name: str, directory: str, key_id: st
 
 
 def cdn_order(kubectl: Kubectl, ns: str, name: str, issuer: str, names: list[str], *,
-              lifetime: str = "5s", duration: str = "1h") -> None:
-    """CDN side: a StarOrder through the StarIssuer: only names, lifetime, duration, Secret
-    (``<name>-tls``)."""
+              lifetime: str = "5s", duration: str = "1h",
+              lifetime_adjust: str | None = None) -> None:
+    """CDN side: a StarOrder through the StarIssuer: only names, lifetime (and its adjust),
+    duration, Secret (``<name>-tls``)."""
+    adjust = {"lifetimeAdjust": lifetime_adjust} if lifetime_adjust else {}
     kubectl.apply({"apiVersion": API_VERSION, "kind": "StarOrder",
                    "metadata": {"name": name, "namespace": ns},
                    "spec": {"issuerRef": {"name": issuer}, "dnsNames": names,
                             "secretName": f"{name}-tls", "lifetime": lifetime,
-                            "duration": duration}})
+                            "duration": duration, **adjust}})
 
 
 def secrets_holding(kubectl: Kubectl, needle: bytes) -> list[str]:

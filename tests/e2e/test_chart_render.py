@@ -6,10 +6,14 @@ values.schema.json / template checks rejecting bad values with a clear message.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from star_ca.config import config_from_args
+
+from star_devenv.chart_on_node import Release, chart_values, operator_values
 
 from tests.e2e.helm_helpers import (CHART, Helm, container, find, kinds, one, rules_grant,
                                     values_args)
@@ -291,6 +295,34 @@ def test_host_network_on_loopback_with_api_server_env(helm: Helm) -> None:
     default = helm.render({"ca": {"enabled": True}})
     assert "hostNetwork" not in one(default, "Deployment", FULL)["spec"]["template"]["spec"]
     assert "hostNetwork" not in one(default, "Deployment", f"{FULL}-ca")["spec"]["template"]["spec"]
+
+
+def test_node_values_of_the_operator_alone(helm: Helm, tmp_path: Path) -> None:
+    """star_devenv.chart_on_node's values for a CDN on the node (test_two_clusters_node): the
+    operator only, host network on loopback, the imported image, the API server's loopback
+    port, limited to the CDN's namespace; no CA object. chart_values adds the CA with the same
+    API server address."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k"}}],
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443"}}]}))
+    rel = Release("rel", NS, "cdn-a", {"health": 18080, "metrics": 19090, "ca": 14001,
+                                       "edge": 8443})
+    api = {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"}
+    objs = helm.render({**operator_values(rel, "docker.io/star-operator:t1", kubeconfig),
+                        "watchNamespaces": ["cdn-a"]})
+    assert not [o for o in objs if o["metadata"]["name"].startswith(f"{FULL}-ca")]
+    op = one(objs, "Deployment", FULL)
+    assert op["spec"]["template"]["spec"]["hostNetwork"] is True
+    c = container(op, "operator")
+    assert (c["image"], c["imagePullPolicy"]) == ("docker.io/star-operator:t1", "Never")
+    assert "--liveness=http://127.0.0.1:18080/healthz" in c["args"]
+    assert "--metrics-port=19090" in c["args"] and "--namespace=cdn-a" in c["args"]
+    assert api in c["env"]
+    with_ca = helm.render(chart_values(rel, "docker.io/star-operator:t1", kubeconfig,
+                                       "127.0.0.1:53"))
+    ca = container(one(with_ca, "Deployment", f"{FULL}-ca"), "ca")
+    assert api in ca["env"] and {"name": "STAR_CA_LISTEN", "value": "127.0.0.1:14001"} in ca["env"]
 
 
 def test_notes_tell_what_to_apply_next(helm: Helm) -> None:
