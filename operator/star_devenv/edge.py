@@ -3,7 +3,8 @@
 `deploy()` runs the edge (nginx and its reload-on-change watcher, host network, a loopback port,
 the project's image) mounting a StarOrder's Secret; `Prober` connects with TLS (SNI = the
 delegated name, verified against the CA root) and records every distinct certificate the edge
-serves; `HeldRequest` keeps one request open across a reload; `reload_events()` reads when the
+serves (and, `keeps_until_expiry`, that it keeps the last one); `HeldRequest` keeps one
+request open across a reload; `reload_events()` reads when the
 watcher saw each new version of the Secret volume. Used by the node e2e test and the demo.
 """
 from __future__ import annotations
@@ -190,6 +191,24 @@ class Prober:
                     f"handshake {self.handshakes + 1} with the edge failed after "
                     f"{len(self.order)} certificates: {exc!r}") from exc
             time.sleep(self.interval)
+
+
+    def keeps_until_expiry(self, last: x509.Certificate, margin: float = 2,
+                           timeout: float = 30) -> Seen:
+        """Probe until the edge serves `last` (the final certificate its Secret holds, within
+        `timeout`), then until `margin` seconds before `last` expires: every handshake must
+        succeed and, from the first one that saw `last`, see nothing else. What was seen of
+        `last`."""
+        not_after = last.not_valid_after_utc.timestamp()
+        self.until(lambda: last.serial_number in self.seen, timeout,
+                   "the edge to serve the Secret's last certificate")
+        kept = self.seen[last.serial_number]
+        self.until(lambda: kept.last_seen >= not_after - margin, not_after - time.time() + 5,
+                   "the last certificate's expiry")
+        late = [s for s in self.seen.values()
+                if s.serial != kept.serial and s.last_seen > kept.first_seen]
+        assert not late, f"the edge went back to another certificate: {late}"
+        return kept
 
 
 class HeldRequest:
