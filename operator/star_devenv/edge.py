@@ -192,7 +192,6 @@ class Prober:
                     f"{len(self.order)} certificates: {exc!r}") from exc
             time.sleep(self.interval)
 
-
     def keeps_until_expiry(self, last: x509.Certificate, margin: float = 2,
                            timeout: float = 30) -> Seen:
         """Probe until the edge serves `last` (the final certificate its Secret holds, within

@@ -81,7 +81,7 @@ def acme_app(services: Any, directory_handler: Handler) -> web.Application:
     directory and newNonce. ``services`` needs ``nonces`` and ``config.base_url`` (star-ca's
     :class:`Services`, or the delegation front end's)."""
     app = web.Application(middlewares=[acme_middleware], client_max_size=MAX_BODY)
-    app["services"] = services
+    app[urls.SERVICES] = services
     r = app.router
     r.add_get(urls.DIRECTORY, directory_handler)
     r.add_route("HEAD", urls.NEW_NONCE, new_nonce)

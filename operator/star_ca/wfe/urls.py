@@ -3,6 +3,8 @@
 has a certificate for) and the Services the application was built with."""
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from star_ca.links import (ACCOUNT, AUTHZ, CERT, CHALLENGE, DIRECTORY, KEY_CHANGE,  # noqa: F401
@@ -10,9 +12,13 @@ from star_ca.links import (ACCOUNT, AUTHZ, CERT, CHALLENGE, DIRECTORY, KEY_CHANG
                            STAR_CERT, Links)
 from star_ca.services import Services
 
+#: Where an application keeps its Services: star-ca's, or the delegation front end's (both
+#: built by :func:`star_ca.wfe.app.acme_app`), so the key is typed Any and each ``svc`` says.
+SERVICES: web.AppKey[Any] = web.AppKey("services")
+
 
 def svc(request: web.Request) -> Services:
-    services: Services = request.app["services"]
+    services: Services = request.app[SERVICES]
     return services
 
 

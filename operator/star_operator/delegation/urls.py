@@ -34,7 +34,7 @@ CERT = "/acme/cert/"                   # + {delegation}/{order id}: ordinary cer
 @dataclasses.dataclass
 class Services:
     """What handlers use; ``config.base_url`` and ``nonces`` are what star-ca's middleware
-    reads from ``app["services"]``."""
+    reads from ``app[SERVICES]``."""
 
     config: Config
     nonces: NonceStore
@@ -42,7 +42,7 @@ class Services:
 
 
 def svc(request: web.Request) -> Services:
-    services: Services = request.app["services"]
+    services: Services = request.app[ca_urls.SERVICES]
     return services
 
 
