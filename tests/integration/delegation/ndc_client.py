@@ -15,6 +15,8 @@ from acme import jws as acme_jws
 from acme import messages
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.waiting import wait_for
+
 JOSE = "application/jose+json"
 
 
@@ -124,3 +126,12 @@ class Ndc:
         if answer.status in (200, 201):
             self.kid = answer.headers["Location"]
         return answer
+
+
+def wait_valid(ndc: Ndc, order_url: str) -> dict[str, Any]:
+    """Order1 once valid (polled, as an NDC does); processing → valid only."""
+    def valid() -> dict[str, Any] | None:
+        body = ndc.post(order_url).body
+        assert body["status"] in ("processing", "valid"), body
+        return body if body["status"] == "valid" else None
+    return wait_for(valid, 90, f"{order_url} valid")

@@ -26,7 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from front_end_fixtures import (  # noqa: F401
     crds, delegation, dno_namespace, front_end, mac_key, operator_process, star_ca, star_env)
-from ndc_client import Ndc
+from ndc_client import Ndc, wait_valid
 from tests.integration.operator.op_delegated import cdn_request, spki, star_get
 from tests.integration.operator.op_env import (StarEnv, ca_orders, ca_revocations, get,
                                                installed, public_ca, wait_condition)
@@ -169,14 +169,6 @@ def _order_and_finalize(ndc: Ndc, env: StarEnv, delegation_url: str, host: str,
     return new.headers["Location"], key
 
 
-def _valid(ndc: Ndc, order_url: str) -> dict:
-    def check() -> dict | None:
-        body = ndc.post(order_url).body
-        assert body["status"] in ("processing", "valid"), body
-        return body if body["status"] == "valid" else None
-    return wait_for(check, 90, f"{order_url} valid")
-
-
 def test_ordinary_delegation_and_the_dno_deleting_the_delegation(
         kubectl: Kubectl, star_env: StarEnv, dno_namespace: str,
         front_end: LocalFrontEnd) -> None:
@@ -194,7 +186,7 @@ def test_ordinary_delegation_and_the_dno_deleting_the_delegation(
     assert ndc.register("cdn-plain-key", mac).status == 201
     url = f"{front_end.base_url}/acme/delegation/cdn-plain"
     order_url, key = _order_and_finalize(ndc, star_env, url, host, None)
-    order = _valid(ndc, order_url)
+    order = wait_valid(ndc, order_url)
     assert order["allow-certificate-get"] is True and "auto-renewal" not in order
     assert "star-certificate" not in order
     assert order["certificate"].startswith(front_end.base_url + "/acme/cert/cdn-plain/")
@@ -233,7 +225,7 @@ def test_emulated_series_served_by_the_front_end(
     url = f"{front_end.base_url}/acme/delegation/cdn-emu"
     star = {"end-date": rfc3339(3600), "lifetime": SHORT, "allow-certificate-get": True}
     order_url, key = _order_and_finalize(ndc, public_env, url, host, star)
-    order = _valid(ndc, order_url)
+    order = wait_valid(ndc, order_url)
     star_url = order["star-certificate"]
     assert star_url.startswith(front_end.base_url + "/acme/star/cdn-emu/")
     trust = type("E", (), {"root_pem": front_end.ca_pem})()

@@ -21,11 +21,10 @@ from cryptography.hazmat.primitives import serialization
 
 from front_end_fixtures import (  # noqa: F401
     crds, delegation, dno_namespace, mac_key, operator_process, star_ca, star_env)
-from ndc_client import Ndc, ec_jwk
+from ndc_client import Ndc, ec_jwk, wait_valid
 from requests.utils import parse_header_links
 from tests.integration.operator.op_delegated import cdn_request, spki, star_get
 from tests.integration.operator.op_env import StarEnv, ca_revocations, get, wait_condition
-from tests.waiting import wait_for
 
 from star_ca.star.autorenewal import rfc3339
 from star_devenv.front_end import LocalFrontEnd
@@ -84,15 +83,6 @@ def ordinary_certificate(ndc: Ndc, env: StarEnv, fe: LocalFrontEnd, grant: str,
     _, csr_pem = cdn_request(env, [host])
     assert ndc.post(new.body["finalize"], {"csr": der_b64(csr_pem)}).status == 200
     return new.headers["Location"], wait_valid(ndc, new.headers["Location"])
-
-
-def wait_valid(ndc: Ndc, order_url: str) -> dict[str, Any]:
-    """Order1 once valid (polled, as an NDC does); processing → valid only."""
-    def valid() -> dict[str, Any] | None:
-        body = ndc.post(order_url).body
-        assert body["status"] in ("processing", "valid"), body
-        return body if body["status"] == "valid" else None
-    return wait_for(valid, 90, f"{order_url} valid")
 
 
 def test_key_change_keeps_the_account_its_delegations_and_orders(
