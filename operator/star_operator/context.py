@@ -16,6 +16,8 @@ from typing import Any
 
 from star_operator import config
 from star_operator.ordering.client_cache import AccountClients
+from star_operator.secrets import writer
+from star_operator.secrets.read_cache import TtlSecretCache
 
 #: The key in kopf's memo.
 MEMO_KEY = "star_operator"
@@ -23,7 +25,8 @@ MEMO_KEY = "star_operator"
 
 @dataclasses.dataclass(frozen=True)
 class OperatorContext:
-    """The operator's ACME client caches and its bound on concurrent issuances."""
+    """The operator's ACME client caches, its bound on concurrent issuances and its cache of
+    the CsrTemplates' Secrets."""
 
     #: One registered client per CsrTemplate name (the DNO's account at its CA).
     templates: AccountClients[str]
@@ -34,11 +37,15 @@ class OperatorContext:
     #: here instead of each waiting on the API server's and the CA's connection pools until
     #: their timeouts fire (``MAX_CONCURRENT_ISSUANCES``).
     issuance_slots: asyncio.Semaphore
+    #: The CsrTemplates' Secrets (account key, CA bundle, TSIG key), read once per few seconds
+    #: for all their StarOrders rather than once per StarOrder.
+    template_secrets: TtlSecretCache
 
     @classmethod
     def create(cls, cfg: config.Config) -> OperatorContext:
         return cls(templates=AccountClients(), issuers=AccountClients(),
-                   issuance_slots=asyncio.Semaphore(cfg.max_concurrent_issuances))
+                   issuance_slots=asyncio.Semaphore(cfg.max_concurrent_issuances),
+                   template_secrets=TtlSecretCache(writer.API_SERVER))
 
     async def close(self) -> None:
         """Close every cached client (operator cleanup)."""

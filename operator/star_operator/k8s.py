@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -240,6 +240,14 @@ async def patch_object(plural: str, namespace: str | None, name: str,
     """Merge-patch the main resource (spec/metadata) of one of our objects."""
     return await client().request("PATCH", custom_path(plural, namespace, name),
                                   body=dict(patch), content_type=MERGE_PATCH)
+
+
+async def json_patch_status(plural: str, namespace: str | None, name: str,
+                            ops: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """JSON-patch ``/status`` (RFC 6902): a ``test`` op makes the whole write conditional on
+    what the object holds, atomically and without a read first."""
+    return await client().request("PATCH", custom_path(plural, namespace, name, "status"),
+                                  body=[dict(op) for op in ops], content_type=JSON_PATCH)
 
 
 async def patch_status(plural: str, namespace: str | None, name: str,

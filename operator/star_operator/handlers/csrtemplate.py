@@ -18,6 +18,14 @@ from star_operator.ordering.templates import TemplateSpecError, parse_template
 from star_operator.zone_records import caa_keeper
 
 
+@kopf.index(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="by-name")
+def csrtemplates_by_name(name: str, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+    """Every CsrTemplate as the watch last saw it, for the StarOrder handlers
+    (:class:`~star_operator.ordering.objects.WatchedTemplates`): kopf hands this index to every
+    handler as the keyword ``csrtemplates_by_name``."""
+    return {name: dict(body)}
+
+
 async def _report(body: kopf.Body, ready: bool, reason: str, message: str,
                   event: str | None = None, **fields: Any) -> None:
     """Ready (plus fields) in status, and an Event of type ``event`` when that changed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -13,6 +14,7 @@ from star_operator.backoff import Backoff
 from star_operator.handlers import transient
 from star_operator import constants as c
 from star_operator.ordering import cancel, issuance, via_front_end
+from star_operator.ordering.objects import WatchedTemplates
 from star_operator.ordering.status import StatusRecorder
 from star_operator.renewal import schedule
 from star_operator.secrets import owner_lookup
@@ -20,8 +22,15 @@ from star_operator.series import loop as series_loop
 from star_operator.series.timing import SeriesTiming
 
 
-def _job(body: kopf.Body, retry: int, logger: kopf.Logger,
-         ctx: context.OperatorContext) -> issuance.OrderJob:
+def _templates(kwargs: Mapping[str, Any]) -> Mapping[str, Iterable[Mapping[str, Any]]]:
+    """kopf's index of CsrTemplates (:func:`~star_operator.handlers.csrtemplate.
+    csrtemplates_by_name`), which kopf passes to every handler under that keyword (kopf's
+    handler protocols take it through ``**kwargs``); without it every read is a GET."""
+    return kwargs.get("csrtemplates_by_name") or {}
+
+
+def _job(body: kopf.Body, retry: int, logger: kopf.Logger, ctx: context.OperatorContext,
+         kwargs: Mapping[str, Any]) -> issuance.OrderJob:
     cfg = config.get()
     meta = body.get("metadata") or {}
     recorder = StatusRecorder(meta["namespace"], meta["name"], body.get("status"),
@@ -30,20 +39,22 @@ def _job(body: kopf.Body, retry: int, logger: kopf.Logger,
                              recorder=recorder, default_namespace=cfg.namespace, retry=retry,
                              backoff=Backoff.from_config(cfg),
                              owner_exists=owner_lookup.exists,
-                             templates=ctx.templates, issuers=ctx.issuers)
+                             templates=ctx.templates, issuers=ctx.issuers,
+                             template_secrets=ctx.template_secrets,
+                             objects=WatchedTemplates(_templates(kwargs)))
 
 
 @kopf.on.resume(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="reconcile")
 @kopf.on.create(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="reconcile")
 @kopf.on.update(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="reconcile")
 async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, memo: kopf.Memo,
-                    **_: Any) -> None:
+                    **kwargs: Any) -> None:
     """Run the issuance state machine as far as it goes; come back when it says so.
 
     The time bound is safe to hit anywhere: every step is recorded before the next begins.
     """
     cfg, ctx = config.get(), context.of(memo)
-    job = _job(body, retry, logger, ctx)
+    job = _job(body, retry, logger, ctx, kwargs)
     try:
         with transient.retried_later(job.delay()):
             if cancel.cancel_requested(job.spec):
@@ -61,9 +72,9 @@ async def reconcile(body: kopf.Body, retry: int, logger: kopf.Logger, memo: kopf
 
 @kopf.on.delete(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="cancel")
 async def cancel_on_delete(body: kopf.Body, retry: int, logger: kopf.Logger, memo: kopf.Memo,
-                           **_: Any) -> None:
+                           **kwargs: Any) -> None:
     """The finalizer's job: cancel at the CA (or be forced), then honour secretPolicy."""
-    job = _job(body, retry, logger, context.of(memo))
+    job = _job(body, retry, logger, context.of(memo), kwargs)
     try:
         with transient.retried_later(job.delay()):
             await cancel.finalize_deletion(job, config.get().delete_backoff_max)
@@ -78,13 +89,13 @@ def _emulated(status: kopf.Status, **_: Any) -> bool:
 @kopf.daemon(c.GROUP, c.VERSION, c.STARORDER_PLURAL, id="emulated-series", when=_emulated,
              cancellation_timeout=10.0)
 async def emulated_series(body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger,
-                          memo: kopf.Memo, **_: Any) -> None:
+                          memo: kopf.Memo, **kwargs: Any) -> None:
     """An emulated STAR series: order each next certificate at its moment (series.loop)."""
     cfg = config.get()
     context_for = functools.partial(series_loop.template_context,
                                     series_timing=SeriesTiming.from_config(cfg),
                                     clock_skew=cfg.clock_skew, stopped=stopped)
-    worker = series_loop.SeriesLoop(_job(body, 0, logger, context.of(memo)), body,
+    worker = series_loop.SeriesLoop(_job(body, 0, logger, context.of(memo), kwargs), body,
                                     context_for=context_for,
                                     backoff_timing=schedule.Timing.from_config(cfg))
     await worker.run(stopped)

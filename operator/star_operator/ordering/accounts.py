@@ -137,6 +137,12 @@ async def load_material(policy: TemplatePolicy, *, create_key: bool = False,
                       tsig_secret=await read_tsig_secret(policy, store=store))
 
 
+def material_secrets(policy: TemplatePolicy) -> list[tuple[str, str]]:
+    """(namespace, name) of every Secret :func:`load_material` reads for ``policy``."""
+    refs = [policy.account_key_ref, policy.ca_bundle_ref, policy.rfc2136.tsig_secret_ref]
+    return [(ref.namespace, ref.name) for ref in refs if ref is not None]
+
+
 def solver_for(policy: TemplatePolicy, material: CaMaterial) -> Rfc2136Solver:
     """The dns-01 solver the template describes."""
     return rfc2136_client(policy, material.tsig_secret)

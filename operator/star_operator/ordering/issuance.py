@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -43,10 +43,12 @@ from star_operator.dns01 import Dns01Error
 from star_operator.ordering import (accounts, adopt, ca_access, capabilities, delegated,
                                     failures, readiness, request, status as st)
 from star_operator.ordering.client_cache import AccountClients
+from star_operator.ordering.objects import API_OBJECTS, ObjectStore
 from star_operator.ordering.progress import progress_order
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.renewal.fetcher import CycleError
 from star_operator.secrets import owner_lookup, ownership, payload, writer
+from star_operator.secrets.read_cache import TtlSecretCache
 from star_operator.series import install
 from star_operator.series import renewal as series_renewal
 
@@ -58,40 +60,6 @@ RECHECK_DELAY = 300.0  # refusals are re-examined this often (a template may hav
 SECRET_CONFLICT_RECHECK = 30.0
 #: Ready reason of a valid native STAR order for ``spec.csr``: issued, fetched elsewhere.
 DELEGATED = "Delegated"
-
-
-class ObjectStore(Protocol):
-    """The custom-object calls a reconcile makes (the CsrTemplate read, the owned
-    StarCertificate); :data:`API_OBJECTS` in the operator, a fake in unit tests."""
-
-    async def get_object(self, plural: str, namespace: str | None,
-                         name: str) -> dict[str, Any] | None: ...
-
-    async def create_object(self, plural: str, namespace: str | None,
-                            body: Mapping[str, Any]) -> dict[str, Any]: ...
-
-    async def patch_object(self, plural: str, namespace: str | None, name: str,
-                           patch: Mapping[str, Any]) -> dict[str, Any]: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class _ApiObjects:
-    """:class:`ObjectStore` over :mod:`star_operator.k8s` (the process's API client)."""
-
-    async def get_object(self, plural: str, namespace: str | None,
-                         name: str) -> dict[str, Any] | None:
-        return await k8s.get_object(plural, namespace, name)
-
-    async def create_object(self, plural: str, namespace: str | None,
-                            body: Mapping[str, Any]) -> dict[str, Any]:
-        return await k8s.create_object(plural, namespace, body)
-
-    async def patch_object(self, plural: str, namespace: str | None, name: str,
-                           patch: Mapping[str, Any]) -> dict[str, Any]:
-        return await k8s.patch_object(plural, namespace, name, patch)
-
-
-API_OBJECTS: ObjectStore = _ApiObjects()
 
 
 class Retry(Exception):
@@ -119,6 +87,10 @@ class OrderJob:
     #: Where the target Secret is read and the key staged, and the CsrTemplate's Secrets
     #: (account key, CA bundle, TSIG key) are read (the API server; a fake in tests).
     secrets: writer.SecretStore = writer.API_SERVER
+    #: Where the CsrTemplate's Secrets are read instead, when not from ``secrets``: the
+    #: operator's short-lived cache of them (:class:`~star_operator.secrets.read_cache.
+    #: TtlSecretCache`), so the StarOrders of one template do not each read the same three.
+    template_secrets: TtlSecretCache | None = None
     #: Where the CsrTemplate is read and the owned StarCertificate kept (likewise).
     objects: ObjectStore = API_OBJECTS
     #: The operator's ACME clients by CsrTemplate and by StarIssuer (the handlers pass the
@@ -140,6 +112,17 @@ class OrderJob:
     def delay(self) -> float:
         """How long to wait if this attempt fails (the operator's one backoff policy)."""
         return self.backoff.delay(self.retry + 1)
+
+    @property
+    def material_store(self) -> writer.SecretStore:
+        """Where the CsrTemplate's Secrets are read (see ``template_secrets``)."""
+        return self.template_secrets or self.secrets
+
+    def forget_material(self, policy: TemplatePolicy) -> None:
+        """Something read from the template's Secrets just failed (a CA, TLS or DNS error):
+        the next attempt reads them again, in case they were rotated."""
+        if self.template_secrets is not None:
+            self.template_secrets.forget(accounts.material_secrets(policy))
 
 
 async def load_policy(job: OrderJob, template_name: str) -> TemplatePolicy:
@@ -332,7 +315,9 @@ async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: byte
     """Step 6: the owned StarCertificate (created once; its spec kept in line).
 
     Returns the object as it was before this call (None if just created): its status tells
-    whether the Secret already holds a certificate.
+    whether the Secret already holds a certificate. Created without a look first: a new
+    StarOrder's does not exist yet, so the create is the one request; a later reconcile's
+    create is a 409 and then the read.
     """
     import kopf  # local: keeps this module importable without kopf's runtime for unit tests
 
@@ -343,18 +328,22 @@ async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: byte
         "issuerName": policy.name}
     if ca_pem:
         spec["caBundle"] = ca_pem.decode("ascii")
+    # Created with kopf's finalizer (its daemon needs one), which kopf would otherwise add in
+    # a PATCH of its own right after the create.
     body: dict[str, Any] = {"apiVersion": c.API_VERSION, "kind": c.STARCERTIFICATE_KIND,
                             "metadata": {"name": job.name, "namespace": job.namespace,
-                                         "labels": {c.MANAGED_BY_LABEL: c.MANAGED_BY_VALUE}},
+                                         "labels": {c.MANAGED_BY_LABEL: c.MANAGED_BY_VALUE},
+                                         "finalizers": [c.FINALIZER]},
                             "spec": spec}
     kopf.adopt(body, owner=job.body)  # type: ignore[arg-type]
+    try:
+        await job.objects.create_object(c.STARCERTIFICATE_PLURAL, job.namespace, body)
+        return None
+    except k8s.Conflict:
+        pass  # it exists (a later reconcile): read it and keep its spec in line
     existing = await job.objects.get_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name)
-    if existing is None:
-        try:
-            await job.objects.create_object(c.STARCERTIFICATE_PLURAL, job.namespace, body)
-        except k8s.Conflict:
-            pass
-    elif any(existing.get("spec", {}).get(k) != v for k, v in spec.items()):
+    if existing is not None and any(existing.get("spec", {}).get(k) != v
+                                    for k, v in spec.items()):
         await job.objects.patch_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name,
                                        {"spec": spec})
     return existing
@@ -429,6 +418,7 @@ async def reconcile(job: OrderJob) -> None:
             await _first_of_series(job, policy, material, client, req, order, mode)
             return
     except (acme.AcmeError, Dns01Error) as exc:
+        job.forget_material(policy)
         await _acme_failure(job, exc)
         raise  # unreachable: _acme_failure raises
     await _settle(job, policy, material, req, order)
@@ -490,7 +480,7 @@ def _recorded_csr(job: OrderJob) -> x509.CertificateSigningRequest:
 
 async def _material(job: OrderJob, policy: TemplatePolicy) -> accounts.CaMaterial:
     try:
-        return await accounts.load_material(policy, store=job.secrets)
+        return await accounts.load_material(policy, store=job.material_store)
     except accounts.CaSettingsError as exc:
         await job.recorder.ready(False, exc.reason, exc.message, event="Warning")
         raise Retry(exc.message, job.delay()) from exc

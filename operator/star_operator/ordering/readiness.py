@@ -16,6 +16,7 @@ from typing import Any
 from star_operator import conditions, k8s, reporting
 from star_operator import constants as c
 from star_operator.events import EventPoster
+from star_operator.ordering.status import StatusOps
 
 ISSUED = "Issued"
 WAITING = "WaitingForCertificate"
@@ -41,23 +42,28 @@ def certificate_ready(cert: Mapping[str, Any] | None) -> Mapping[str, Any] | Non
 
 
 async def mirror_to_order(namespace: str, order_name: str, secret_name: str,
-                          cert_ready: Mapping[str, Any], post_event: EventPoster) -> bool:
-    """Copy a StarCertificate's Ready onto its owner StarOrder if that is ``Valid``.
+                          cert_ready: Mapping[str, Any], post_event: EventPoster, *,
+                          not_after: str | None = None,
+                          patch_ops: StatusOps = k8s.json_patch_status) -> bool:
+    """Copy a StarCertificate's Ready onto its owner StarOrder if that is ``Valid`` (and, given
+    ``not_after``, the new certificate's notAfter in the same write: the first certificate
+    changes both, one request instead of two).
 
     One JSON Patch whose ``test`` op makes the phase check atomic, and no read: the operator's
     RBAC has no ``get`` on StarOrders (list+watch is kopf's), and a read would cost a call per
     change at 1,000 orders. A StarOrder's conditions hold only Ready, so the list is replaced.
     Returns False when the StarOrder is not (or no longer) ``Valid``; other API errors raise.
+    ``patch_ops`` is the API server's status JSON Patch (a fake in unit tests).
     """
     ready, reason, message = order_ready(order_name, secret_name, cert_ready)
 
     async def write(patch: dict[str, Any]) -> bool:
         ops = [{"op": "test", "path": "/status/phase", "value": c.Phase.VALID},
                {"op": "add", "path": "/status/conditions", "value": patch["conditions"]}]
+        if not_after is not None:
+            ops.append({"op": "add", "path": "/status/notAfter", "value": not_after})
         try:
-            await k8s.client().request(
-                "PATCH", k8s.custom_path(c.STARORDER_PLURAL, namespace, order_name, "status"),
-                body=ops, content_type=k8s.JSON_PATCH)
+            await patch_ops(c.STARORDER_PLURAL, namespace, order_name, ops)
         except k8s.NotFound:
             return False
         except k8s.ApiError as exc:

@@ -8,7 +8,7 @@ says which steps are done, so a restart never places a second order or makes a s
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from star_operator import k8s, metrics, reporting
@@ -23,6 +23,10 @@ PENDING, KEY_STAGED, ORDERED, VALID, REJECTED, FAILED, CANCELING, CANCELED = c.P
 #: Merge-patches a status sub-resource and returns the object (:func:`star_operator.k8s.
 #: patch_status`; a fake in unit tests, which then see every write).
 StatusPatch = Callable[[str, str | None, str, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+#: JSON-patches a status sub-resource (:func:`star_operator.k8s.json_patch_status`; a fake in
+#: unit tests).
+StatusOps = Callable[[str, str | None, str, Sequence[Mapping[str, Any]]],
+                     Awaitable[dict[str, Any]]]
 
 
 class StatusRecorder:

@@ -22,7 +22,7 @@ from star_operator import reasons
 from star_operator.constants import CertState
 from star_operator.reasons import ProblemType
 from star_operator.ordering import readiness
-from star_operator.ordering.status import StatusPatch
+from star_operator.ordering.status import StatusOps, StatusPatch
 from star_operator.renewal import schedule, wakeups
 from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
 from star_operator.secrets import ownership
@@ -119,13 +119,17 @@ class CertificateLoop:
                  timing: schedule.Timing, owner_exists: ownership.OwnerLookup,
                  clock_skew: float = 5.0, clock: Callable[[], datetime.datetime] = timeutil.utcnow,
                  cycle: Cycle = run_cycle, patch_status: StatusPatch = k8s.patch_status,
+                 patch_ops: StatusOps = k8s.json_patch_status,
+                 poster_for: Callable[[Mapping[str, Any]], EventPoster] = events.poster,
                  sleep: Sleep = wakeups.sleep, wake: Wake = wakeups.wake) -> None:
-        """``clock``, ``cycle``, ``patch_status``, ``sleep`` and ``wake`` are the loop's outside
-        world (the process's clock, the CA and Secrets, the API server, the wake-ups); unit
-        tests pass fakes."""
+        """``clock``, ``cycle``, ``patch_status``/``patch_ops``, ``poster_for``, ``sleep`` and
+        ``wake`` are the loop's outside world (the process's clock, the CA and Secrets, the API
+        server's status merge and JSON patches, Events on the owning StarOrder, the wake-ups);
+        unit tests pass fakes."""
         self.namespace, self.name = namespace, name
         self.clock, self.cycle = clock, cycle
-        self.patch_status, self.sleep, self.wake = patch_status, sleep, wake
+        self.patch_status, self.patch_ops = patch_status, patch_ops
+        self.sleep, self.wake, self.poster_for = sleep, wake, poster_for
         self.body = body
         #: The Secret is written as the owning StarOrder, or as this StarCertificate if none.
         self.claim = ownership.Claim(ownership.certificate_claimant(body), owner_exists)
@@ -214,7 +218,8 @@ class CertificateLoop:
                                           timing=self.timing, unchanged=st.unchanged)
         st.failures, st.serial = 0, cert.serial
         st.not_before, st.not_after = cert.not_before, cert.not_after
-        if new_serial and result.secret_changed:
+        rotated = new_serial and result.secret_changed
+        if rotated:
             st.rotations += 1
             metrics.rotations.labels(self.namespace, self.name).inc()
         final = st.next_due is None
@@ -229,17 +234,19 @@ class CertificateLoop:
                f"{timeutil.format_time(cert.not_after)}")
         if final:
             msg += "; last certificate of the STAR order (end-date), polling stopped"
-        await self._patch(ready=True, reason="FinalCertificate" if final else "Current",
-                          message=msg, serial=cert.serial,
-                          notBefore=timeutil.format_time(cert.not_before),
-                          notAfter=timeutil.format_time(cert.not_after),
-                          dnsNames=list(cert.dns_names), lastFetch=timeutil.format_time(now),
-                          rotations=st.rotations, failures=0, lastError=None)
-        if new_serial and result.secret_changed:
+        owner_has_it = await self._patch(
+            ready=True, reason="FinalCertificate" if final else "Current", message=msg,
+            owner_not_after=cert.not_after if rotated else None, serial=cert.serial,
+            notBefore=timeutil.format_time(cert.not_before),
+            notAfter=timeutil.format_time(cert.not_after), dnsNames=list(cert.dns_names),
+            lastFetch=timeutil.format_time(now), rotations=st.rotations, failures=0,
+            lastError=None)
+        if rotated:
             self.post_event("Normal", "Rotated",
                             f"Secret {spec['secretName']} now holds serial {cert.serial} "
                             f"(notAfter {timeutil.format_time(cert.not_after)})")
-            await self._mirror_to_owner(cert.not_after)
+            if not owner_has_it:
+                await self._mirror_to_owner(cert.not_after)
 
     async def _failure(self, reason: str, message: str) -> None:
         st = self.state
@@ -292,7 +299,10 @@ class CertificateLoop:
 
     # ------------------------------------------------------------------------ plumbing
 
-    async def _patch(self, *, ready: bool, reason: str, message: str, **fields: Any) -> None:
+    async def _patch(self, *, ready: bool, reason: str, message: str,
+                     owner_not_after: datetime.datetime | None = None, **fields: Any) -> bool:
+        """Write status; a change of Ready is mirrored to the owning StarOrder, with
+        ``owner_not_after`` in the same write. True if that notAfter was written."""
         st = self.state
         fields.setdefault("state", st.state)
         fields.setdefault("nextFetch", timeutil.format_time(st.next_due))
@@ -307,14 +317,16 @@ class CertificateLoop:
             pass  # deleted meanwhile; kopf stops us shortly
         except k8s.TRANSIENT_ERRORS as exc:
             self.logger.warning("could not record status: %s", exc)
-        await self._mirror_ready(cond)
+        return await self._mirror_ready(cond, owner_not_after)
 
     def _owner_ref(self) -> Mapping[str, Any] | None:
         """The controlling StarOrder's reference (None for a standalone StarCertificate)."""
         return ownership.controlling_order(self.body)
 
-    async def _mirror_ready(self, cond: Mapping[str, Any]) -> None:
-        """Copy a change of Ready to the owning StarOrder (with an Event there).
+    async def _mirror_ready(self, cond: Mapping[str, Any],
+                            not_after: datetime.datetime | None) -> bool:
+        """Copy a change of Ready to the owning StarOrder (with an Event there), and
+        ``not_after`` with it; True if written.
 
         Only on changes, so steady renewal costs no extra calls; a StarOrder must not stay
         Ready while its Secret cannot get a certificate.
@@ -322,17 +334,21 @@ class CertificateLoop:
         key = _mirror_key(cond)
         ref = self._owner_ref()
         if ref is None or key == self.state.mirrored:
-            return
+            return False
         owner = str(ref["name"])
         owner_body = {"apiVersion": ref.get("apiVersion"), "kind": ref.get("kind"),
                       "metadata": {"name": owner, "namespace": self.namespace,
                                    "uid": ref.get("uid")}}
         try:
-            await readiness.mirror_to_order(self.namespace, owner, self._spec()["secretName"],
-                                            cond, events.poster(owner_body))
+            written = await readiness.mirror_to_order(
+                self.namespace, owner, self._spec()["secretName"], cond,
+                self.poster_for(owner_body), patch_ops=self.patch_ops,
+                not_after=timeutil.format_time(not_after) if not_after else None)
             self.state.mirrored = key
+            return written
         except k8s.TRANSIENT_ERRORS as exc:
             self.logger.warning("could not update StarOrder %s Ready: %s", owner, exc)
+            return False
 
     def _generation(self) -> int | None:
         return (self.body.get("metadata") or {}).get("generation")

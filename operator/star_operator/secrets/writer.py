@@ -10,18 +10,33 @@ construction.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from star_operator import constants as c
 from star_operator import k8s
 from star_operator.secrets import ownership, payload
 from star_operator.secrets.ownership import SecretConflictError
 
-__all__ = ["API_SERVER", "SecretConflictError", "SecretStore", "SecretWriteError",
-           "WriteResult", "write_secret", "write_tls_secret", "stage_private_key"]
+__all__ = ["API_SERVER", "UNREAD", "Known", "SecretConflictError", "SecretStore",
+           "SecretWriteError", "WriteResult", "write_secret", "write_tls_secret",
+           "stage_private_key"]
 
 MAX_ATTEMPTS = 5
+
+
+class _Unread(enum.Enum):
+    UNREAD = "unread"
+
+
+#: ``known=UNREAD``: the caller has not read the Secret, so the write reads it first. Distinct
+#: from ``known=None``, "just read and absent": a new StarOrder's Secret is created without a
+#: second GET that would only say 404 again (a Secret created in between makes the create a
+#: 409, and the retry reads it).
+UNREAD: Final = _Unread.UNREAD
+#: The Secret as the caller just read it (None: absent), or :data:`UNREAD`.
+Known = Mapping[str, Any] | None | _Unread
 
 
 class SecretWriteError(Exception):
@@ -79,6 +94,9 @@ class WriteResult:
 
     changed: bool
     resource_version: str
+    #: The Secret as it stands after the write (the API server's answer, or what was read when
+    #: nothing needed writing): a caller that writes it again can start from this.
+    secret: Mapping[str, Any] | None = None
 
 
 async def _put(store: SecretStore, namespace: str, name: str,
@@ -94,7 +112,7 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                        labels: Mapping[str, str] | None = None,
                        drop_keys: tuple[str, ...] = (c.STAGED_KEY,),
                        adopt_unmanaged: bool = False,
-                       known: Mapping[str, Any] | None = None,
+                       known: Known = UNREAD,
                        secret_type: str = payload.TLS_TYPE,
                        store: SecretStore = API_SERVER) -> WriteResult:
     """Create or conditionally replace a Secret with ``data`` merged in, as ``claim.owner``.
@@ -104,13 +122,16 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
     :mod:`.ownership`); every write records the owner.
     ``adopt_unmanaged`` allows writing into a Secret we did not create (a standalone
     StarCertificate whose key Secret is also its target). ``known`` is the Secret as the caller
-    just read it: the first attempt uses it instead of another GET (its resourceVersion still
-    makes the write conditional; a 409 re-reads). ``secret_type``: the type of a new Secret.
+    just read it (None: absent; see :data:`UNREAD`): the first attempt uses it instead of
+    another GET (its resourceVersion still makes the write conditional, and a create of what
+    was absent fails if it exists; a 409 re-reads). ``secret_type``: the type of a new Secret.
     ``store``: where the Secret lives (the API server; a fake in tests).
     """
     for attempt in range(MAX_ATTEMPTS):
-        existing = (dict(known) if attempt == 0 and known is not None
-                    else await store.get_secret(namespace, name))
+        if attempt == 0 and known is not UNREAD:
+            existing = None if known is None else dict(known)
+        else:
+            existing = await store.get_secret(namespace, name)
         await ownership.check(existing, namespace, name, claim, adopt_unmanaged=adopt_unmanaged)
         body = payload.secret_body(existing, namespace=namespace, name=name, data=data,
                                    annotations={**(annotations or {}),
@@ -118,14 +139,14 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                                    labels=labels, drop_keys=drop_keys,
                                    secret_type=secret_type)
         if existing is not None and payload.data_equal(existing, body):
-            return WriteResult(False, existing["metadata"].get("resourceVersion", ""))
+            return WriteResult(False, existing["metadata"].get("resourceVersion", ""), existing)
         try:
             result = await _put(store, namespace, name, existing, body)
         except k8s.Conflict:
             continue  # someone wrote in between (or created it): re-read and re-apply
         except k8s.ApiError as exc:
             raise SecretWriteError(namespace, name, exc) from exc
-        return WriteResult(True, result["metadata"].get("resourceVersion", ""))
+        return WriteResult(True, result["metadata"].get("resourceVersion", ""), result)
     raise k8s.Conflict(409, "Conflict", f"Secret {namespace}/{name}: gave up after "
                                         f"{MAX_ATTEMPTS} conflicting writes")
 
@@ -133,7 +154,7 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
 async def write_tls_secret(namespace: str, name: str, material: payload.TlsMaterial,
                            annotations: Mapping[str, str], *, claim: ownership.Claim,
                            adopt_unmanaged: bool = False,
-                           known: Mapping[str, Any] | None = None,
+                           known: Known = UNREAD,
                            store: SecretStore = API_SERVER) -> WriteResult:
     """Write certificate chain, key and CA together (the rotation step); a certificate-only
     ``material`` removes any key from the Secret in the same write and creates it ``Opaque``."""
@@ -148,7 +169,7 @@ async def write_tls_secret(namespace: str, name: str, material: payload.TlsMater
 
 async def stage_private_key(namespace: str, name: str, key_pem: bytes, *,
                             claim: ownership.Claim,
-                            known: Mapping[str, Any] | None = None,
+                            known: Known = UNREAD,
                             store: SecretStore = API_SERVER) -> WriteResult:
     """Store a new StarOrder's key before the CA order exists.
 

@@ -61,7 +61,7 @@ async def template_context(job: OrderJob, *, series_timing: timing.SeriesTiming,
     ordered = job.recorder.get("ordered") or {}
     spec = {**job.spec, **ordered}
     policy = await load_policy(job, spec["csrTemplateName"])
-    material = await accounts.load_material(policy)
+    material = await accounts.load_material(policy, store=job.material_store)
     client = await accounts.client_for(job.templates, policy, material)
     req = request.build_request(spec, timeutil.utcnow(), job.recorder.get("endDate"))
     return renewal.SeriesContext(job=job, policy=policy, material=material, client=client,

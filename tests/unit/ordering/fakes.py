@@ -5,11 +5,12 @@ what it was asked, so a test asserts on the requests made as well as on what was
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from star_operator import acme, timeutil
+from star_operator import acme, k8s, timeutil
 from star_operator import constants as c
 from star_operator.backoff import Backoff
 from star_operator.ordering.issuance import OrderJob
@@ -197,6 +198,9 @@ class FakeSecrets:
 
     async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"create {body['metadata']['name']}")
+        if body["metadata"]["name"] in self.secrets:
+            raise k8s.Conflict(409, "AlreadyExists", f"secrets {body['metadata']['name']!r} "
+                                                      "already exists")
         stored = {**body, "metadata": {**body["metadata"], "resourceVersion": "1"}}
         self.secrets[body["metadata"]["name"]] = stored
         return stored
@@ -204,8 +208,8 @@ class FakeSecrets:
     async def replace_secret(self, namespace: str, name: str,
                              body: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"replace {name}")
-        self.secrets[name] = dict(body)
-        return dict(body)
+        self.secrets[name] = copy.deepcopy(dict(body))
+        return copy.deepcopy(dict(body))  # the API server's answer: a copy, as over the wire
 
 
 class FakeObjects:
@@ -226,6 +230,9 @@ class FakeObjects:
     async def create_object(self, plural: str, namespace: str | None,
                             body: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"create {plural}/{body['metadata']['name']}")
+        if (plural, namespace, body["metadata"]["name"]) in self.objects:
+            raise k8s.Conflict(409, "AlreadyExists", f"{plural} {body['metadata']['name']!r} "
+                                                      "already exists")
         self.put(plural, namespace, dict(body))
         return dict(body)
 

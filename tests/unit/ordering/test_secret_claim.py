@@ -61,5 +61,20 @@ def test_a_secret_deleted_frees_it_as_well() -> None:
     job = fakes.job(secrets=store, owner_exists=lookup({HOLDER}))
     assert asyncio.run(issuance.claim_secret(job)) is None
     asyncio.run(issuance.stage_key(job, b"key", None))
-    assert store.calls == ["get tls", "get tls", "create tls"]  # absent: looked up again
+    assert store.calls == ["get tls", "create tls"]  # read absent: created, no second GET
     assert store.secrets["tls"]["type"] == "kubernetes.io/tls"
+
+
+def test_a_secret_another_owner_creates_after_the_read_is_not_taken_over() -> None:
+    """Read absent, then created by another StarOrder before the key is staged: the create is a
+    409, the write reads it then, and refuses it as the holder's."""
+    fakes, store = Fakes({}), FakeSecrets()
+    job = fakes.job(secrets=store, owner_exists=lookup({HOLDER}))
+    assert asyncio.run(issuance.claim_secret(job)) is None
+    store.secrets["tls"] = held_secret()
+    with pytest.raises(Retry):
+        asyncio.run(issuance.stage_key(job, b"key", None))
+    assert store.calls == ["get tls", "create tls", "get tls"]
+    assert store.secrets["tls"] == held_secret()  # untouched
+    cond = fakes.patches[-1]["conditions"][0]
+    assert (cond["status"], cond["reason"]) == ("False", "SecretConflict")

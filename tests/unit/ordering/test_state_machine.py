@@ -19,6 +19,7 @@ from star_operator.ordering.client_cache import AccountClients
 from star_operator.ordering.issuance import Retry
 from star_operator.ordering.templates import parse_template
 from star_operator.secrets import ownership, payload
+from star_operator.secrets.read_cache import TtlSecretCache
 from tests.unit.ordering.fakes import URL, FakeCa, FakeObjects, Fakes, FakeSecrets, lookup
 
 ACCOUNT_KEY = accounts.new_account_key_pem()
@@ -55,7 +56,7 @@ class Machine:
     the retry count growing while attempts raise Retry and reset by one that does not."""
 
     def __init__(self, ca: FakeCa, template: dict[str, Any] | None = TEMPLATE,
-                 **spec: Any) -> None:
+                 template_secrets: bool = False, **spec: Any) -> None:
         self.ca, self.fakes, self.spec = ca, Fakes({}), {**SPEC, **spec}
         self.secrets = FakeSecrets(_secret("acct", "tls.key", ACCOUNT_KEY),
                                    _secret("tsig", "secret", TSIG.encode()))
@@ -65,6 +66,11 @@ class Machine:
         self.templates: AccountClients[str] = AccountClients()
         self.retry, self.generation = 0, 1
         self.owners: set[ownership.Owner] = set()
+        #: The operator's cache of the template's Secrets over the fake store, on a clock the
+        #: test moves (``self.now``).
+        self.now = 0.0
+        self.cache = (TtlSecretCache(self.secrets, ttl=30.0, clock=lambda: self.now)
+                      if template_secrets else None)
 
     async def attempt(self) -> Retry | None:
         """One reconcile; the Retry it raised (None: it finished for now)."""
@@ -77,7 +83,7 @@ class Machine:
         await self.templates.get("t", fp, lambda: self.ca, registered)  # type: ignore
         job = self.fakes.job(self.spec, generation=self.generation, secrets=self.secrets,
                              objects=self.objects, templates=self.templates,
-                             owner_exists=lookup(self.owners))
+                             owner_exists=lookup(self.owners), template_secrets=self.cache)
         job.retry = self.retry
         try:
             await issuance.reconcile(job)
@@ -112,7 +118,7 @@ async def test_a_first_attempt_goes_pending_key_staged_ordered_valid() -> None:
     assert m.fakes.ready() == ("False", readiness.WAITING)  # until the StarCertificate writes
     assert [e[:2] for e in m.fakes.events] == [("Normal", "OrderValid")]
     # the key was staged (and recorded) before anything was asked of the CA
-    assert m.secrets.calls == ["get tls", "get tls", "create tls", "get acct", "get tsig"]
+    assert m.secrets.calls == ["get tls", "create tls", "get acct", "get tsig"]
     assert m.staged_key() and m.ca.csr_der is not None
     assert m.fakes.patches[0]["phase"] == c.Phase.KEY_STAGED and "csr" in m.fakes.patches[0]
     assert "newOrderAt" in m.fakes.patches[1]  # the marker, before newOrder was sent
@@ -120,6 +126,7 @@ async def test_a_first_attempt_goes_pending_key_staged_ordered_valid() -> None:
     assert cert is not None and cert["spec"]["starCertificateURL"] == URL + "/star"
     assert cert["spec"]["dnsNames"] == ["www.star.test"]
     assert cert["metadata"]["ownerReferences"][0]["uid"] == "uid-web"
+    assert cert["metadata"]["finalizers"] == [c.FINALIZER]  # kopf's, so kopf adds no PATCH
 
 
 async def test_a_valid_order_follows_its_certificate_without_asking_the_ca() -> None:
@@ -134,7 +141,13 @@ async def test_a_valid_order_follows_its_certificate_without_asking_the_ca() -> 
     assert m.ca.requests == requests  # nothing placed, nothing fetched
     assert m.fakes.ready() == ("True", readiness.ISSUED)
     assert m.fakes.events[-1][:2] == ("Normal", readiness.ISSUED)
-    assert m.objects.calls.count(f"create {c.STARCERTIFICATE_PLURAL}/web") == 1
+    # the first attempt created it without a look; the second's create was a 409, then the read
+    assert m.objects.calls == [f"get {c.CSRTEMPLATE_PLURAL}/t",
+                               f"create {c.STARCERTIFICATE_PLURAL}/web",
+                               f"get {c.CSRTEMPLATE_PLURAL}/t",
+                               f"create {c.STARCERTIFICATE_PLURAL}/web",
+                               f"get {c.STARCERTIFICATE_PLURAL}/web"]
+    assert m.certificate() is cert  # kept, not replaced
 
 
 async def test_the_ca_refusing_new_order_is_retried_with_backoff_and_the_key_kept() -> None:
@@ -203,6 +216,23 @@ async def test_a_dns01_failure_keeps_the_order_and_continues_it() -> None:
     # resumed: the recorded order read back and solved, never a second newOrder
     assert m.ca.requests[3:] == [f"GET {URL}", f"DNS-01 {URL}", f"GET {URL}", f"FINALIZE {URL}"]
     assert m.fakes.status["phase"] == c.Phase.VALID
+
+
+async def test_the_template_secrets_are_cached_and_read_again_after_a_failure() -> None:
+    """Through the operator's cache the template's account key and TSIG Secrets are read once
+    per TTL, not once per reconcile; a DNS failure (perhaps a rotated TSIG key) drops them, so
+    the retry reads them again."""
+    m = Machine(FakeCa(), template_secrets=True)
+    m.ca.fail("dns01", Dns01Error("TXT record not served"))
+    assert await m.attempt() is not None
+    assert await m.attempt() is None  # the retry, after the failure dropped the cache
+    assert m.fakes.status["phase"] == c.Phase.VALID
+    assert await m.attempt() is None  # a later reconcile of the valid order, within the TTL
+    template_reads = [call for call in m.secrets.calls if call in ("get acct", "get tsig")]
+    assert template_reads == ["get acct", "get tsig"] * 2
+    m.now += 31.0  # past the TTL: read again
+    assert await m.attempt() is None
+    assert m.secrets.calls[-2:] == ["get acct", "get tsig"]
 
 
 async def test_finalize_refused_is_a_ca_problem_and_retried() -> None:

@@ -31,6 +31,8 @@ LIFETIME = datetime.timedelta(hours=1)
 STAR_URL = "https://ca.test/acme/order/7/star"
 NAME = "www.star.test"
 ME = ownership.Owner(c.STARCERTIFICATE_KIND, "ns", "web", "uid-web")
+#: The StarOrder that owns the StarCertificate in ``World(owned=True)``.
+ORDER = ownership.Owner(c.STARORDER_KIND, "ns", "web", "uid-order")
 #: No jitter: the planned moments are exact. Errors back off from 1 s (plus up to 10 %).
 TIMING = Timing(jitter_max=0.0, backoff_min=1.0, backoff_max=600.0)
 
@@ -64,7 +66,8 @@ class Clock:
 class World:
     """Everything outside one StarCertificate's loop, recorded."""
 
-    def __init__(self, *, end_date: datetime.datetime | None = None) -> None:
+    def __init__(self, *, end_date: datetime.datetime | None = None,
+                 owned: bool = False) -> None:
         self.pki, self.clock = Pki(), Clock()
         self.answers: list[acme.StarFetch | Exception] = []
         self.fetches: list[str] = []
@@ -72,9 +75,13 @@ class World:
         self.wake_next = False
         self.record = Fakes({}, c.STARCERTIFICATE_PLURAL)
         self.status, self.events = self.record.status, self.record.events
+        #: What was written to the owning StarOrder: ("merge"/"json", patch), and its Events.
+        self.order_writes: list[tuple[str, Any]] = []
+        self.order_events: list[tuple[str, str, str]] = []
+        holder = ORDER if owned else ME
         self.secrets = FakeSecrets({
             "metadata": {"name": "tls", "namespace": "ns", "resourceVersion": "1",
-                         "labels": payload.managed_labels(), "annotations": ME.annotations()},
+                         "labels": payload.managed_labels(), "annotations": holder.annotations()},
             "type": "kubernetes.io/tls",
             "data": {c.STAGED_KEY: payload.b64(key_pem(self.pki.leaf_key))}})
         spec: dict[str, Any] = {"starCertificateURL": STAR_URL, "secretName": "tls",
@@ -86,11 +93,33 @@ class World:
         self.body = {"apiVersion": c.API_VERSION, "kind": c.STARCERTIFICATE_KIND,
                      "metadata": {"namespace": "ns", "name": "web", "uid": "uid-web",
                                   "generation": 1}, "spec": spec}
+        if owned:
+            self.body["metadata"]["ownerReferences"] = [{
+                "apiVersion": c.API_VERSION, "kind": c.STARORDER_KIND, "name": "web",
+                "uid": ORDER.uid, "controller": True}]
         self.loop = CertificateLoop(
             "ns", "web", self.body, post_event=self.record.post, logger=logging.getLogger("test"),
-            timing=TIMING, owner_exists=lookup({ME}), clock=self.clock,
+            timing=TIMING, owner_exists=lookup({ME, ORDER}), clock=self.clock,
             cycle=functools.partial(fetcher.run_cycle, store=self.secrets, fetch=self.fetch),
-            patch_status=self.record.patch_status, sleep=self.sleep)
+            patch_status=self.patch_status, patch_ops=self.patch_ops,
+            poster_for=self.poster_for, sleep=self.sleep)
+
+    async def patch_status(self, plural: str, namespace: str | None, name: str,
+                           fields: Any) -> dict[str, Any]:
+        if plural == c.STARORDER_PLURAL:
+            self.order_writes.append(("merge", dict(fields)))
+            return {}
+        return await self.record.patch_status(plural, namespace, name, fields)
+
+    async def patch_ops(self, plural: str, namespace: str | None, name: str,
+                        ops: Any) -> dict[str, Any]:
+        assert (plural, namespace, name) == (c.STARORDER_PLURAL, "ns", "web")
+        self.order_writes.append(("json", list(ops)))
+        return {}
+
+    def poster_for(self, owner: Any) -> Any:
+        assert owner["metadata"]["uid"] == ORDER.uid
+        return lambda *event: self.order_events.append(event)
 
     def publish(self, not_before: datetime.datetime = T0 - datetime.timedelta(minutes=1)
                 ) -> acme.StarFetch:
@@ -152,6 +181,22 @@ async def test_a_due_certificate_is_fetched_written_and_the_next_fetch_planned()
     assert w.fetches == [STAR_URL, STAR_URL]
     assert w.status["rotations"] == 2 and w.secret_chain() == second.chain_pem
     assert [e[1] for e in w.events] == ["Rotated", "Rotated"]
+    # the first rotation read the Secret; the second wrote over the version the first left
+    assert w.secrets.calls == ["get tls", "replace tls", "replace tls"]
+
+
+async def test_a_key_staged_since_the_last_write_is_read_before_the_next_rotation() -> None:
+    w = World()
+    w.publish()
+    await w.loop.step()
+    await w.loop.step()  # sleeps until due
+    w.pki.leaf_key = key()  # a new key, staged in the Secret by someone else meanwhile
+    w.secrets.secrets["tls"]["data"][c.STAGED_KEY] = payload.b64(key_pem(w.pki.leaf_key))
+    third = w.publish(T0 - datetime.timedelta(seconds=30))
+    await w.loop.step()
+    assert w.ready() == ("True", "Current") and w.secret_chain() == third.chain_pem
+    assert payload.unb64(w.secrets.secrets["tls"]["data"][c.TLS_KEY]) == key_pem(w.pki.leaf_key)
+    assert w.secrets.calls == ["get tls", "replace tls", "get tls", "replace tls"]
 
 
 async def test_woken_early_it_fetches_at_once() -> None:
@@ -284,3 +329,27 @@ async def test_stopping_the_daemon_ends_its_wait_at_once() -> None:
     stopped.event.set()
     await asyncio.wait_for(daemon, 5)  # ended by itself: not cancelled, no fetch since
     assert w.fetches == [STAR_URL] and not daemon.cancelled()
+
+
+async def test_an_owned_certificate_tells_its_order_in_one_write_then_one_per_renewal() -> None:
+    """The first certificate changes the StarOrder's Ready and notAfter: one JSON Patch (the
+    phase tested, conditions and notAfter added) and an Issued Event there. A renewal leaves
+    Ready as it was: one merge patch of notAfter, nothing else."""
+    w = World(owned=True)
+    first = w.publish()
+    await w.loop.step()
+    assert w.secrets.secrets["tls"]["metadata"]["annotations"][c.OWNER_ANNOTATION] == "ns/web"
+    assert len(w.order_writes) == 1 and w.order_writes[0][0] == "json"
+    ops = w.order_writes[0][1]
+    assert ops[0] == {"op": "test", "path": "/status/phase", "value": c.Phase.VALID}
+    assert ops[1]["path"] == "/status/conditions" and ops[1]["value"][0]["status"] == "True"
+    assert ops[2] == {"op": "add", "path": "/status/notAfter",
+                      "value": timeutil.format_time(first.not_after)}
+    assert [e[:2] for e in w.order_events] == [("Normal", "Issued")]
+    await w.loop.step()  # sleeps until due
+    second = w.publish(T0 - datetime.timedelta(seconds=30))
+    await w.loop.step()
+    assert w.secret_chain() == second.chain_pem
+    assert w.order_writes[1:] == [("merge", {"notAfter": timeutil.format_time(
+        second.not_after)})]
+    assert len(w.order_events) == 1
