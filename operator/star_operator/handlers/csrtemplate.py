@@ -18,11 +18,15 @@ from star_operator.ordering.templates import TemplateSpecError, parse_template
 from star_operator.zone_records import caa_keeper
 
 
-@kopf.index(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id="by-name")
+#: The id of the CsrTemplate index, which is also the keyword kopf passes it to handlers under.
+TEMPLATE_INDEX = "csrtemplates_by_name"
+
+
+@kopf.index(c.GROUP, c.VERSION, c.CSRTEMPLATE_PLURAL, id=TEMPLATE_INDEX)
 def csrtemplates_by_name(name: str, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
     """Every CsrTemplate as the watch last saw it, for the StarOrder handlers
     (:class:`~star_operator.ordering.objects.WatchedTemplates`): kopf hands this index to every
-    handler as the keyword ``csrtemplates_by_name``."""
+    handler as the keyword :data:`TEMPLATE_INDEX`."""
     return {name: dict(body)}
 
 

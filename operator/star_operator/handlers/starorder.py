@@ -11,7 +11,7 @@ import kopf
 
 from star_operator import config, context, events
 from star_operator.backoff import Backoff
-from star_operator.handlers import transient
+from star_operator.handlers import csrtemplate, transient
 from star_operator import constants as c
 from star_operator.ordering import cancel, issuance, via_front_end
 from star_operator.ordering.objects import WatchedTemplates
@@ -24,9 +24,9 @@ from star_operator.series.timing import SeriesTiming
 
 def _templates(kwargs: Mapping[str, Any]) -> Mapping[str, Iterable[Mapping[str, Any]]]:
     """kopf's index of CsrTemplates (:func:`~star_operator.handlers.csrtemplate.
-    csrtemplates_by_name`), which kopf passes to every handler under that keyword (kopf's
-    handler protocols take it through ``**kwargs``); without it every read is a GET."""
-    return kwargs.get("csrtemplates_by_name") or {}
+    csrtemplates_by_name`), which kopf passes to every handler under its id (kopf's handler
+    protocols take it through ``**kwargs``)."""
+    return kwargs[csrtemplate.TEMPLATE_INDEX]
 
 
 def _job(body: kopf.Body, retry: int, logger: kopf.Logger, ctx: context.OperatorContext,
