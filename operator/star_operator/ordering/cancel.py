@@ -37,12 +37,12 @@ async def _client(job: OrderJob) -> acme.AcmeClient:
     if via_front_end.applies(job.spec):
         return await via_front_end.client_for_order(job)
     template = (job.recorder.get("ordered") or job.spec)["csrTemplateName"]
-    body = await k8s.get_object(c.CSRTEMPLATE_PLURAL, None, template)
+    body = await job.objects.get_object(c.CSRTEMPLATE_PLURAL, None, template)
     recorded = job.recorder.get("caAccess")
     if body is None and recorded:
         return await ca_access.client_from(recorded)
     policy = await policy_of(job, template, body)
-    material = await accounts.load_material(policy)
+    material = await accounts.load_material(policy, store=job.material_store)
     return await accounts.client_for(job.templates, policy, material)
 
 
