@@ -311,13 +311,15 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
 
 
 async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: bytes | None,
-                             req: request.OrderRequest, star_url: str) -> dict[str, Any] | None:
+                             req: request.OrderRequest, star_url: str, *,
+                             new: bool = False) -> dict[str, Any] | None:
     """Step 6: the owned StarCertificate (created once; its spec kept in line).
 
     Returns the object as it was before this call (None if just created): its status tells
-    whether the Secret already holds a certificate. Created without a look first: a new
-    StarOrder's does not exist yet, so the create is the one request; a later reconcile's
-    create is a 409 and then the read.
+    whether the Secret already holds a certificate. ``new``: the order became valid in this
+    attempt, so the StarCertificate almost surely does not exist yet and is created without a
+    look first (a 409, from an attempt cut off after its create, then reads it); a valid order
+    resumed reads first, as it almost surely exists.
     """
     import kopf  # local: keeps this module importable without kopf's runtime for unit tests
 
@@ -336,12 +338,15 @@ async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: byte
                                          "finalizers": [c.FINALIZER]},
                             "spec": spec}
     kopf.adopt(body, owner=job.body)  # type: ignore[arg-type]
-    try:
-        await job.objects.create_object(c.STARCERTIFICATE_PLURAL, job.namespace, body)
-        return None
-    except k8s.Conflict:
-        pass  # it exists (a later reconcile): read it and keep its spec in line
-    existing = await job.objects.get_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name)
+    existing = (None if new else
+                await job.objects.get_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name))
+    if existing is None:
+        try:
+            await job.objects.create_object(c.STARCERTIFICATE_PLURAL, job.namespace, body)
+            return None
+        except k8s.Conflict:  # it exists after all: keep its spec in line
+            existing = await job.objects.get_object(c.STARCERTIFICATE_PLURAL, job.namespace,
+                                                    job.name)
     if existing is not None and any(existing.get("spec", {}).get(k) != v
                                     for k, v in spec.items()):
         await job.objects.patch_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name,
@@ -533,7 +538,7 @@ async def follow_star_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem:
                              certificateName=job.name)
     job.recorder.post_event("Normal", "OrderValid", f"{described} is valid; fetching "
                                                     f"certificates from {star_url}")
-    cert = await ensure_certificate(job, policy, ca_pem, req, star_url)
+    cert = await ensure_certificate(job, policy, ca_pem, req, star_url, new=True)
     await ready_valid(job, cert)
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from star_operator import acme
+from star_operator import acme, timeutil
 from star_operator import constants as c
 from star_operator.acme.errors import ERROR_PREFIX
 from star_operator.dns01 import Dns01Error
-from star_operator.ordering import accounts, issuance, readiness
+from star_operator.ordering import accounts, issuance, readiness, request
 from star_operator.ordering.client_cache import AccountClients
 from star_operator.ordering.issuance import Retry
 from star_operator.ordering.templates import parse_template
@@ -141,11 +141,10 @@ async def test_a_valid_order_follows_its_certificate_without_asking_the_ca() -> 
     assert m.ca.requests == requests  # nothing placed, nothing fetched
     assert m.fakes.ready() == ("True", readiness.ISSUED)
     assert m.fakes.events[-1][:2] == ("Normal", readiness.ISSUED)
-    # the first attempt created it without a look; the second's create was a 409, then the read
+    # the attempt that made the order valid created it without a look; the resumed one read it
     assert m.objects.calls == [f"get {c.CSRTEMPLATE_PLURAL}/t",
                                f"create {c.STARCERTIFICATE_PLURAL}/web",
                                f"get {c.CSRTEMPLATE_PLURAL}/t",
-                               f"create {c.STARCERTIFICATE_PLURAL}/web",
                                f"get {c.STARCERTIFICATE_PLURAL}/web"]
     assert m.certificate() is cert  # kept, not replaced
 
@@ -365,3 +364,24 @@ async def test_an_immutable_field_edited_after_ordering_keeps_the_original_order
     assert len(m.ca.requests) == requests  # no new order for the edited names
     cert = m.certificate()
     assert cert is not None and cert["spec"]["dnsNames"] == ["www.star.test"]
+
+
+async def test_a_certificate_created_by_a_cut_off_attempt_is_kept_not_duplicated() -> None:
+    """The order just became valid, but an earlier attempt had created the StarCertificate
+    before it was cut off: the create is a 409, the existing one is read and its spec kept in
+    line, and it is returned (its status says whether the Secret holds a certificate)."""
+    m = Machine(FakeCa())
+    await m.attempt()
+    cert = m.certificate()
+    assert cert is not None
+    cert["spec"]["starCertificateURL"] = "https://ca.test/stale"
+    job = m.fakes.job(m.spec, secrets=m.secrets, objects=m.objects)
+    policy = parse_template(TEMPLATE, "star-operator")
+    req = request.build_request(m.spec, timeutil.utcnow(), None)
+    calls = len(m.objects.calls)
+    found = await issuance.ensure_certificate(job, policy, None, req, URL + "/star", new=True)
+    assert found is cert and m.certificate() is cert
+    assert cert["spec"]["starCertificateURL"] == URL + "/star"
+    assert m.objects.calls[calls:] == [f"create {c.STARCERTIFICATE_PLURAL}/web",
+                                       f"get {c.STARCERTIFICATE_PLURAL}/web",
+                                       f"patch {c.STARCERTIFICATE_PLURAL}/web"]
