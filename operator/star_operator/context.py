@@ -37,8 +37,8 @@ class OperatorContext:
     #: here instead of each waiting on the API server's and the CA's connection pools until
     #: their timeouts fire (``MAX_CONCURRENT_ISSUANCES``).
     issuance_slots: asyncio.Semaphore
-    #: The CsrTemplates' Secrets (account key, CA bundle, TSIG key), read once per few seconds
-    #: for all their StarOrders rather than once per StarOrder.
+    #: The CsrTemplates' Secrets (account key, CA bundle, TSIG key), read once per
+    #: ``read_cache.DEFAULT_TTL`` for all their StarOrders rather than once per StarOrder.
     template_secrets: TtlSecretCache
 
     @classmethod

@@ -259,6 +259,10 @@ def test_restart_mid_issuance_places_exactly_one_order(
     name = unique_host(namespace)
     star_env.set_tsig("d3JvbmctdHNpZy1zZWNyZXQtZm9yLXRlc3RzLW9ubHkhISE=")
     try:
+        # A running operator may use the key it read up to 2 s ago (secrets.read_cache: the
+        # previous test's cancellation read it); a fresh process reads the wrong one first.
+        operator_process.kill()
+        operator_process.start()
         kubectl.apply(star_env.star_order("resume", namespace, [name]))
         order = wait_condition(kubectl, "starorder", "resume", namespace, status="False",
                                reason="DNSUpdateRefused", timeout=120)
