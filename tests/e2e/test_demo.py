@@ -19,12 +19,12 @@ import pytest
 TEARDOWN_BOUND = 10.0
 
 
-def run_demo(*args: str, timeout: float) -> str:
+def run_demo(*args: str, timeout: float, rotations: int = 2) -> str:
     """The demo's output (stdout and stderr); also checks that the teardown ended promptly, from
     its first line to the process's exit."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "star_devenv.demo", "--non-interactive", "--ca-port", "0",
-         "--dns-port", "0", "--rotations", "2", *args],
+         "--dns-port", "0", "--rotations", str(rotations), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
     watchdog = threading.Timer(timeout, proc.kill)
@@ -111,12 +111,13 @@ def test_demo_torn_down_by_hangup_or_term(signum: signal.Signals) -> None:
 @pytest.mark.node
 @pytest.mark.timeout(1800)  # a fresh machine builds the project image first (debootstrap)
 def test_demo_on_node_prints_what_the_edge_serves() -> None:
-    """The default path where a node can run: the chart's pods, the CDN edge, TLS handshakes."""
-    out = run_demo("--node", "--edge-port", "0", timeout=1700)
+    """The default path where a node can run: the chart's pods, the CDN edge, TLS handshakes
+    (one renewal: the node e2e tests show more, at the edge and in two clusters)."""
+    out = run_demo("--node", "--edge-port", "0", timeout=1700, rotations=1)
     assert re.search(r"operator pod and CA pod Ready", out), out
     served = re.findall(r"edge serves (?:first certificate|renewal \d+)\s+serial=([0-9a-f]+)",
                         out)
-    assert len(served) == 3 and len(set(served)) == 3, out
+    assert len(served) == 2 and len(set(served)) == 2, out
     kept = re.search(r"the edge still serves serial=([0-9a-f]+) \(the Secret is kept\)", out)
     assert kept is not None and kept.group(1) == served[-1], out
     assert_teardown_steps(out, "stopping the node star-node: 3 pod(s)", "stopping BIND 9",

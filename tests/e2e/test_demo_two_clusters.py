@@ -28,7 +28,7 @@ def processes_under(*directories: str) -> list[str]:
 @pytest.mark.cluster
 @pytest.mark.dns
 def test_two_clusters_shows_each_side_then_the_dno_takes_it_back() -> None:
-    out = run_demo("--two-clusters", "--rotations", "1", timeout=300)
+    out = run_demo("--two-clusters", timeout=300, rotations=1)
     said = out.splitlines()
     dno = [line for line in said if "] DNO> " in line]
     cdn = [line for line in said if "] CDN> " in line]

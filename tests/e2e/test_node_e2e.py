@@ -58,7 +58,7 @@ pytestmark = pytest.mark.node
 #: plus jitter; up to ~15 s measured) + the edge's 0.5 s poll, or a client sees an expired one.
 LIFETIME = 30
 LIFETIME_ADJUST = 30
-CERTIFICATES = 5        # distinct certificates the edge must serve (the first + 4 renewals)
+CERTIFICATES = 3        # distinct certificates the edge must serve (the first + 2 renewals)
 PROBE_INTERVAL = 0.05   # fine enough to time a reload (tens of ms)
 
 

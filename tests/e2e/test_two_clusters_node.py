@@ -57,7 +57,7 @@ pytestmark = pytest.mark.node
 #: kubelet's Secret refresh (syncFrequency 10 s plus jitter) and the edge's reload.
 LIFETIME = 20
 LIFETIME_ADJUST = 20
-RENEWALS = 3
+RENEWALS = 2
 PROBE_INTERVAL = 0.2
 
 
