@@ -75,6 +75,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def rss_mb(pid: int) -> float:
+    """VmRSS of ``pid`` (the CA) from /proc, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def pct(samples: list[float], q: float) -> float:
     s = sorted(samples)
     return s[min(len(s) - 1, int(len(s) * q))] if s else float("nan")
@@ -226,14 +234,16 @@ async def bench_star(env: Env, orders: int, lifetime: int, seconds: float,
 
     # Let the first round of renewals (all series start due together) pass, then measure.
     await asyncio.sleep(lifetime * 2)  # measurement pacing, not synchronisation
-    n0, c0, cpu0 = count(), time.monotonic(), cpu_seconds(env.ca.pid or 0)
-    samples = []
+    pid = env.ca.pid or 0
+    n0, c0, cpu0 = count(), time.monotonic(), cpu_seconds(pid)
+    samples, memory = [], [rss_mb(pid)]
     next_mark = c0 + 1.0
     while time.monotonic() < c0 + seconds:
         await asyncio.sleep(max(0.0, next_mark - time.monotonic()))
         samples.append(count())
+        memory.append(rss_mb(pid))
         next_mark += 1.0
-    n1, c1, cpu1 = count(), time.monotonic(), cpu_seconds(env.ca.pid or 0)
+    n1, c1, cpu1 = count(), time.monotonic(), cpu_seconds(pid)
     db.close()
     per_sec = [b - a for a, b in zip([n0, *samples], samples)]
     rate = (n1 - n0) / (c1 - c0)
@@ -243,6 +253,9 @@ async def bench_star(env: Env, orders: int, lifetime: int, seconds: float,
     print(f"  CA CPU               {ca_cpu:.1f} s = {ca_cpu / (c1 - c0) * 100:.0f}% of a core;"
           f" {ca_cpu / max(n1 - n0, 1) * 1e3:.2f} ms CA CPU per renewal"
           f" (=> <= {max(n1 - n0, 1) / max(ca_cpu, 1e-9):.0f} renewals/s per CA core)")
+    quarters = [memory[min(len(memory) - 1, len(memory) * q // 4)] for q in range(5)]
+    print(f"  CA VmRSS             {' / '.join(f'{m:.0f}' for m in quarters)} MB at 0, 1/4, "
+          f"1/2, 3/4 and all of the interval")
     verdict = "kept up with demand (lower bound)" if rate >= 0.95 * orders / lifetime \
         else "saturated (below demand): this is its ceiling here"
     print(f"  scheduler            {verdict}")
