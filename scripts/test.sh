@@ -13,8 +13,10 @@ trap 'rm -rf "$basetemp"' EXIT
 # Two pytest-xdist workers, each with its own control plane, BIND and CAs: the suite mostly waits
 # on real timers (certificate lifetimes, backoffs), so one worker leaves the cores idle three
 # quarters of the time. Every test on the real node runs in one worker (tests/conftest.py).
-# STAR_TEST_WORKERS=0 runs it in this process, one test after another.
-workers="${STAR_TEST_WORKERS:-2}"
+# STAR_TEST_WORKERS=0 runs it in this process, one test after another, which is the default
+# against an existing cluster (STAR_USE_EXISTING_CLUSTER=1): both workers would share it.
+if [ "${STAR_USE_EXISTING_CLUSTER:-}" = "1" ]; then default_workers=0; else default_workers=2; fi
+workers="${STAR_TEST_WORKERS:-$default_workers}"
 .venv/bin/python -m pytest -p no:cacheprovider -ra --durations=15 --basetemp="$basetemp/t" \
     -n "$workers" --dist loadgroup "$@"
 code=$?
