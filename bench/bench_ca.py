@@ -83,6 +83,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def quarters(memory: list[float]) -> str:
+    """Samples at 0, 1/4, 1/2, 3/4 and the end of a series, as ``a / b / c / d / e``."""
+    picked = [memory[min(len(memory) - 1, len(memory) * q // 4)] for q in range(5)]
+    return " / ".join(f"{m:.0f}" for m in picked)
+
+
 def pct(samples: list[float], q: float) -> float:
     s = sorted(samples)
     return s[min(len(s) - 1, int(len(s) * q))] if s else float("nan")
@@ -253,9 +259,8 @@ async def bench_star(env: Env, orders: int, lifetime: int, seconds: float,
     print(f"  CA CPU               {ca_cpu:.1f} s = {ca_cpu / (c1 - c0) * 100:.0f}% of a core;"
           f" {ca_cpu / max(n1 - n0, 1) * 1e3:.2f} ms CA CPU per renewal"
           f" (=> <= {max(n1 - n0, 1) / max(ca_cpu, 1e-9):.0f} renewals/s per CA core)")
-    quarters = [memory[min(len(memory) - 1, len(memory) * q // 4)] for q in range(5)]
-    print(f"  CA VmRSS             {' / '.join(f'{m:.0f}' for m in quarters)} MB at 0, 1/4, "
-          f"1/2, 3/4 and all of the interval")
+    print(f"  CA VmRSS             {quarters(memory)} MB at 0, 1/4, 1/2, 3/4 and all of the "
+          f"interval")
     verdict = "kept up with demand (lower bound)" if rate >= 0.95 * orders / lifetime \
         else "saturated (below demand): this is its ceiling here"
     print(f"  scheduler            {verdict}")
@@ -323,9 +328,18 @@ async def bench_get(env: Env, rate: int, seconds: float, connections: int, procs
                    for _ in range(procs)]
         await asyncio.sleep(max(0.0, start_at - time.time()))  # measurement window start
         cpu0 = cpu_seconds(env.ca.pid or 0)
+        memory: list[float] = []
+
+        async def sample_memory() -> None:
+            while True:  # pacing the sampling, not synchronisation
+                memory.append(rss_mb(env.ca.pid or 0))
+                await asyncio.sleep(1.0)
+        sampler = asyncio.create_task(sample_memory())
         results = await asyncio.gather(*futures)
+        sampler.cancel()
         elapsed = time.time() - start_at
         ca_cpu = cpu_seconds(env.ca.pid or 0) - cpu0
+        memory.append(rss_mb(env.ca.pid or 0))
     latencies = [x for lat, _ in results for x in lat]
     statuses: dict[str, int] = {}
     for _, st in results:
@@ -338,6 +352,8 @@ async def bench_get(env: Env, rate: int, seconds: float, connections: int, procs
           f"max {max(latencies) * 1e3:.2f} ms")
     print(f"  CA CPU               {ca_cpu:.1f} s = {ca_cpu / elapsed * 100:.0f}% of a core;"
           f" {ca_cpu / max(len(latencies), 1) * 1e6:.0f} us CA CPU per GET")
+    print(f"  CA VmRSS             {quarters(memory)} MB at 0, 1/4, 1/2, 3/4 and all of the "
+          f"interval")
 
 
 # ----------------------------------------------------------------------------- main
