@@ -27,10 +27,6 @@ class CycleError(ReasonedError):
     """A cycle failed for a reason we can name (becomes the condition reason)."""
 
 
-#: Verification failures that a newer version of the key's Secret may cure.
-KEY_REASONS = frozenset({"KeyMismatch", "KeyMissing"})
-
-
 @dataclasses.dataclass(frozen=True)
 class CertInputs:
     """A StarCertificate's spec, resolved (Secret references read)."""
@@ -52,9 +48,6 @@ class CycleResult:
     certificate: VerifiedCertificate
     fetched: acme.StarFetch
     secret_changed: bool
-    #: The target Secret as this cycle left it, when it also holds the key (the next rotation
-    #: verifies against and writes over it without reading it first); None otherwise.
-    secret: Mapping[str, Any] | None = None
 
 
 async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str,
@@ -142,11 +135,8 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
 
     ``installed`` is this object's previous successful cycle: when the CA still serves that
     very chain (it has not published the next one yet) and it is still valid, nothing is read,
-    verified or written again, so re-polls around a publication cost one GET at the CA. A new
-    chain is verified against the key in the Secret as that cycle wrote it, and written over
-    that version, so a rotation costs one PUT and no GET; the Secret changed since (a 409, or a
-    key that no longer matches) is read then. ``store`` (Secrets read and written) and
-    ``fetch`` (the CA) are fakes in unit tests.
+    verified or written again, so re-polls around a publication cost one GET at the CA.
+    ``store`` (Secrets read and written) and ``fetch`` (the CA) are fakes in unit tests.
     """
     inputs = await resolve_inputs(namespace, spec, store=store)
     with metrics.time_acme("star-certificate-get"):
@@ -154,33 +144,20 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
     if (installed is not None and fetched.chain_pem == installed.fetched.chain_pem
             and installed.certificate.not_after > timeutil.utcnow()):
         return CycleResult(certificate=installed.certificate, fetched=fetched,
-                           secret_changed=False, secret=installed.secret)
+                           secret_changed=False)
     own_key = inputs.key_secret_name == inputs.secret_name
-    remembered = installed.secret if installed is not None and own_key else None
-
-    def verify(secret: Mapping[str, Any] | None) -> tuple[VerifiedCertificate, bytes]:
-        return verify_with_keys(
-            fetched.chain_pem, candidate_keys(secret, inputs.key_field), inputs.ca_pem,
-            expected_names=inputs.expected_names, end_date=inputs.end_date,
-            clock_skew=clock_skew, key_source=f"Secret {inputs.key_secret_name} "
-                                              f"({inputs.key_field!r} or {c.STAGED_KEY!r})")
-
-    key_secret = (remembered if remembered is not None
-                  else await store.get_secret(namespace, inputs.key_secret_name))
-    try:
-        cert, key_pem = verify(key_secret)
-    except CycleError as exc:
-        if remembered is None or exc.reason not in KEY_REASONS:
-            raise
-        key_secret = await store.get_secret(namespace, inputs.key_secret_name)
-        cert, key_pem = verify(key_secret)  # a key staged since this loop wrote the Secret
+    key_secret = await store.get_secret(namespace, inputs.key_secret_name)
+    cert, key_pem = verify_with_keys(
+        fetched.chain_pem, candidate_keys(key_secret, inputs.key_field), inputs.ca_pem,
+        expected_names=inputs.expected_names, end_date=inputs.end_date, clock_skew=clock_skew,
+        key_source=f"Secret {inputs.key_secret_name} ({inputs.key_field!r} or "
+                   f"{c.STAGED_KEY!r})")
     who = payload.SecretIdentity(certificate_name=name, issuer_name=inputs.issuer_name,
                                  star_certificate_url=inputs.url)
     result = await write_verified(namespace, inputs.secret_name, cert, key_pem, inputs.ca_pem,
                                   who, claim=claim, adopt_unmanaged=own_key,
                                   known=key_secret if own_key else writer.UNREAD, store=store)
-    return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed,
-                       secret=result.secret if own_key else None)
+    return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed)
 
 
 async def write_verified(namespace: str, secret_name: str, cert: VerifiedCertificate,

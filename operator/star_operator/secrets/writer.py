@@ -94,9 +94,6 @@ class WriteResult:
 
     changed: bool
     resource_version: str
-    #: The Secret as it stands after the write (the API server's answer, or what was read when
-    #: nothing needed writing): a caller that writes it again can start from this.
-    secret: Mapping[str, Any] | None = None
 
 
 async def _put(store: SecretStore, namespace: str, name: str,
@@ -139,14 +136,14 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                                    labels=labels, drop_keys=drop_keys,
                                    secret_type=secret_type)
         if existing is not None and payload.data_equal(existing, body):
-            return WriteResult(False, existing["metadata"].get("resourceVersion", ""), existing)
+            return WriteResult(False, existing["metadata"].get("resourceVersion", ""))
         try:
             result = await _put(store, namespace, name, existing, body)
         except k8s.Conflict:
             continue  # someone wrote in between (or created it): re-read and re-apply
         except k8s.ApiError as exc:
             raise SecretWriteError(namespace, name, exc) from exc
-        return WriteResult(True, result["metadata"].get("resourceVersion", ""), result)
+        return WriteResult(True, result["metadata"].get("resourceVersion", ""))
     raise k8s.Conflict(409, "Conflict", f"Secret {namespace}/{name}: gave up after "
                                         f"{MAX_ATTEMPTS} conflicting writes")
 
