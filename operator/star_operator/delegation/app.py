@@ -1,6 +1,6 @@
 """The aiohttp application: the RFC 9115 directory and routes on star-ca's ACME base
-(:func:`star_ca.wfe.app.acme_app`: every answer carries ``Replay-Nonce`` and
-``Link: rel="index"``; every failure, aiohttp's own 404/405/413 and unexpected exceptions
+(:func:`star_ca.wfe.app.acme_app`: every answer carries ``Link: rel="index"`` and every answer
+to a POST a ``Replay-Nonce``; every failure, aiohttp's own 404/405/413 and unexpected exceptions
 included, becomes a problem document; newNonce)."""
 
 from __future__ import annotations

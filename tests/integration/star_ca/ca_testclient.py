@@ -138,6 +138,7 @@ class Client:
         self.http = requests.Session()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
         self.http.verify = root_pem
+        self.directory_url = directory_url
         self.directory = self.http.get(directory_url, timeout=10).json()
         self.key = key or ec_key()
         self.kid: str | None = None

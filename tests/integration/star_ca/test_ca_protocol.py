@@ -1,6 +1,6 @@
 """Directory, nonces, accounts, keyChange, and strict request handling: every bad input gets
-its RFC 8555 problem document (never a 5xx), and every response carries Replay-Nonce and
-Link rel=index."""
+its RFC 8555 problem document (never a 5xx), every answer to a POST carries Replay-Nonce, and
+every answer Link rel=index."""
 from __future__ import annotations
 
 import json
@@ -159,10 +159,15 @@ def test_bad_identifiers(client: Client, identifiers: list[dict[str, str]], type
     assert doc["subproblems"][0]["identifier"]["value"] == identifiers[0]["value"]
 
 
-def test_every_response_has_nonce_and_index(client: Client) -> None:
-    for r in (client.http.get(client.directory["newOrder"]),
-              client.http.get(client.directory["newNonce"].replace("new-nonce", "nope")),
-              client.post_raw(client.directory["newOrder"], b"junk"),
+def test_every_post_answer_has_nonce_and_every_answer_index(client: Client) -> None:
+    for r in (client.post_raw(client.directory["newOrder"], b"junk"),
+              client.post_raw(client.directory["newNonce"].replace("new-nonce", "nope"), b"{}"),
               client.post(client.kid)):
         _common_headers(r)
+        assert r.status_code < 500
+    for r in (client.http.get(client.directory["newOrder"]),
+              client.http.get(client.directory["newNonce"].replace("new-nonce", "nope")),
+              client.http.get(client.directory_url)):
+        assert "Replay-Nonce" not in r.headers, r.headers
+        assert 'rel="index"' in r.headers.get("Link", "")
         assert r.status_code < 500

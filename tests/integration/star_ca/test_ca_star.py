@@ -60,6 +60,9 @@ def test_star_series_renews(ca: Any, client: Client, dns01_present: Any) -> None
         leaf = _leaf(r)
         chain = x509.load_pem_x509_certificates(r.content)
         assert r.headers["Content-Type"] == "application/pem-certificate-chain"
+        # a poller's GET is unauthenticated: no nonce minted for it (RFC 8555 §6.5 asks only
+        # POST answers for one), so polling does not fill the CA's nonce store
+        assert "Replay-Nonce" not in r.headers and 'rel="index"' in r.headers["Link"]
         assert r.headers["Cert-Not-Before"] == formatdate(
             leaf.not_valid_before_utc.timestamp(), usegmt=True)
         assert r.headers["Cert-Not-After"] == formatdate(
