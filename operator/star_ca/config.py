@@ -44,6 +44,9 @@ class Config:
     ari: bool = True
     dns_timeout: float = 5.0
     http01_timeout: float = 10.0
+    #: postgresql:// URL of a database replicas share; None: SQLite in data_dir. It carries a
+    #: password, so it is kept out of the repr (and out of every error message below).
+    database_url: str | None = field(default=None, repr=False)
 
 
 def parse_hostport(value: str, default_port: int | None = None) -> tuple[str, int]:
@@ -110,6 +113,13 @@ def _base_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _database_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ValueError("want postgresql://user:password@host[:port]/database")
+    return text
+
+
 def _names(raw: str | list[str]) -> tuple[str, ...]:
     return tuple(_items(raw))
 
@@ -132,12 +142,16 @@ class _Option:
     help: str
     repeat: bool = False  # repeatable flag; the variable is a comma-separated list
     switch: bool = False  # a flag without value; the Config field is its negation
+    secret: bool = False  # its value is never echoed in an error
 
 
 OPTIONS = (
     _Option("--listen", "STAR_CA_LISTEN", "listen", parse_hostport, "HOST:PORT to serve HTTPS on"),
     _Option("--data-dir", "STAR_CA_DATA_DIR", "data_dir", Path,
             "state directory: SQLite DB, CA keys, root.pem"),
+    _Option("--database-url", "STAR_CA_DATABASE_URL", "database_url", _database_url,
+            "postgresql://user:password@host[:port]/database that every replica of this CA "
+            "shares; none: SQLite in the data directory, one process only", secret=True),
     _Option("--dns-server", "STAR_CA_DNS_SERVER", "dns_server",
             lambda text: parse_hostport(text, 53),
             "HOST:PORT queried for dns-01, CAA and http-01 addresses; none: the system "
@@ -225,7 +239,7 @@ def config_from_args(argv: Sequence[str] | None = None,
         try:
             values[o.field] = o.convert(raw)
         except ValueError as exc:
-            parser.error(f"{source} {raw!r}: {exc}")
+            parser.error(f"{source}: {exc}" if o.secret else f"{source} {raw!r}: {exc}")
         if o.switch:
             values[o.field] = not values[o.field]
     if "listen" in values:

@@ -40,13 +40,13 @@ def validation_methods(authzs: list[Authz]) -> dict[str, str]:
     return {("*." if a.wildcard else "") + a.identifier: a.method or "dns-01" for a in authzs}
 
 
-def _fail(s: Services, order: Order, err: AcmeError) -> AcmeError:
+async def _fail(s: Services, order: Order, err: AcmeError) -> AcmeError:
     order.status, order.error = "invalid", err.to_json()
-    s.store.save_order(order)
+    await s.store.save_order(order)
     return err
 
 
-def plain_validity(s: Services, order: Order) -> int:
+async def plain_validity(s: Services, order: Order) -> int:
     """Validity of an ordinary certificate: its order's profile's, or 90 days without
     profiles. A profile dropped from the configuration since the order was placed fails the
     order rather than silently giving it another lifetime."""
@@ -54,7 +54,7 @@ def plain_validity(s: Services, order: Order) -> int:
         return CERT_VALIDITY
     validity = s.config.profiles.validity(order.profile)
     if validity is None:
-        raise _fail(s, order, AcmeError("invalidProfile", f"profile {order.profile!r} is no "
+        raise await _fail(s, order, AcmeError("invalidProfile", f"profile {order.profile!r} is no "
                                         "longer offered by this CA; place a new order"))
     return validity
 
@@ -69,44 +69,45 @@ async def complete_order(s: Services, order: Order, authzs: list[Authz],
         methods, account_uri=order_account_url(order.base_url, order.account_id))
     now = time.time()
     if subproblems:
-        raise _fail(s, order, combine(subproblems, "CAA forbids issuance for some identifiers"))
+        raise await _fail(s, order,
+                          combine(subproblems, "CAA forbids issuance for some identifiers"))
     if order.auto_renewal is not None:
         first = s.scheduler.first_certificate(order, csr, csr_der, methods, now)
         if first is None:
-            raise _fail(s, order, AcmeError("malformed",
+            raise await _fail(s, order, AcmeError("malformed",
                                             "auto-renewal end-date passed before finalize"))
         cert, series = first
         order.status, order.star_token, order.cert_id = \
             "valid", secrets.token_urlsafe(32), cert.id
-        s.store.finish_order(order, cert, series)
+        await s.store.finish_order(order, cert, series)
         s.scheduler.wake()
     else:
         issued = s.issuer.issue(csr.public_key(), order.identifiers, now,
-                                now + plain_validity(s, order))
+                                now + await plain_validity(s, order))
         cert = CertRow(new_id(), issued.serial, order.id, order.account_id, 0,
                        issued.chain_pem, issued.not_before, issued.not_after, None)
         order.status, order.cert_id = "valid", cert.id
-        s.store.finish_order(order, cert, None)
+        await s.store.finish_order(order, cert, None)
     return order
 
 
 async def _recover_one(s: Services, order: Order, csr_der: bytes | None) -> None:
     if csr_der is None:
-        _fail(s, order, AcmeError("serverInternal", "the CA restarted while issuing this "
+        await _fail(s, order, AcmeError("serverInternal", "the CA restarted while issuing this "
                                   "order and cannot resume it; place a new order"))
         return
     now = time.time()
-    authzs = s.store.authzs_of(order.id)
+    authzs = await s.store.authzs_of(order.id)
     stale = [a.identifier for a in authzs if authz_status(a, now) != "valid"]
     if stale:
-        _fail(s, order, AcmeError("unauthorized", "the CA restarted while issuing this order "
+        await _fail(s, order, AcmeError("unauthorized", "the CA restarted while issuing this order "
                                   "and its authorizations are no longer valid: "
                                   + ", ".join(stale)))
         return
     try:
         csr = check_csr(csr_der, order.identifiers)
     except CsrError as exc:  # it passed at finalize; only a changed policy can get here
-        _fail(s, order, AcmeError("badCSR", str(exc)))
+        await _fail(s, order, AcmeError("badCSR", str(exc)))
         return
     try:
         await complete_order(s, order, authzs, csr, csr_der)
@@ -115,14 +116,15 @@ async def _recover_one(s: Services, order: Order, csr_der: bytes | None) -> None
     log.info("recovered order %s stuck in processing: now %s", order.id, order.status)
 
 
-async def recover_processing(s: Services) -> None:
-    """Finish every order a previous run left in ``processing`` (see the module docstring).
-    Never raises: an order that cannot be finished is made ``invalid`` with serverInternal."""
-    for order, csr_der in s.store.processing_orders():
+async def recover_processing(s: Services, started_before: float = float("inf")) -> None:
+    """Finish every order left in ``processing`` whose finalize began before
+    ``started_before`` (see the module docstring). Never raises: an order that cannot be
+    finished is made ``invalid`` with serverInternal."""
+    for order, csr_der in await s.store.claim_processing(started_before, time.time()):
         try:
             await _recover_one(s, order, csr_der)
         except Exception:  # a bug here must not keep the CA from serving
             log.exception("recovery of order %s failed", order.id)
             order.status = "invalid"
             order.error = problem("serverInternal", "issuance failed after a CA restart")
-            s.store.save_order(order)
+            await s.store.save_order(order)

@@ -39,13 +39,13 @@ def advance(order: Order, authzs: list[Authz], now: float | None = None) -> bool
     return True
 
 
-def refresh_order(store: Store, order: Order, now: float | None = None,
+async def refresh_order(store: Store, order: Order, now: float | None = None,
                   authzs: list[Authz] | None = None) -> Order:
     """``advance``, persisted; ``authzs`` when the caller has already read them."""
     if order.status != "pending":
         return order
-    if advance(order, store.authzs_of(order.id) if authzs is None else authzs, now):
-        store.save_order(order)
+    if advance(order, await store.authzs_of(order.id) if authzs is None else authzs, now):
+        await store.save_order(order)
     return order
 
 

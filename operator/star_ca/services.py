@@ -12,14 +12,14 @@ from star_ca.va.caa import CaaChecker
 from star_ca.va.resolver import DnsClient
 from star_ca.va.runner import Validator
 from star_ca.wfe.account_keys import AccountKeys
-from star_ca.wfe.nonces import NonceStore
+from star_ca.wfe.nonces import Nonces
 
 
 @dataclass
 class Services:
     config: Config
     store: Store
-    nonces: NonceStore
+    nonces: Nonces
     issuer: Issuer
     dns: DnsClient
     caa: CaaChecker

@@ -70,15 +70,25 @@ def _ca_cert(subject: str, key: CertificateIssuerPrivateKeyTypes,
     return builder.sign(issuer_key, signature_hash(issuer_key))
 
 
-def load_or_create(store: Store, key_type: str) -> Hierarchy:
-    """The stored hierarchy, or a new one (first start) committed in one transaction."""
-    stored = [store.get_meta(k) for k in ("root_cert", "intermediate_key", "intermediate_cert")]
-    if all(stored):
-        root_pem, ikey_pem, icert_pem = stored
-        assert root_pem and ikey_pem and icert_pem
-        ikey = serialization.load_pem_private_key(ikey_pem, None)
-        return Hierarchy(x509.load_pem_x509_certificate(root_pem), ikey,  # type: ignore[arg-type]
-                         x509.load_pem_x509_certificate(icert_pem))
+async def _stored(store: Store) -> Hierarchy | None:
+    stored = [await store.get_meta(k)
+              for k in ("root_cert", "intermediate_key", "intermediate_cert")]
+    if not all(stored):
+        return None
+    root_pem, ikey_pem, icert_pem = stored
+    assert root_pem and ikey_pem and icert_pem
+    ikey = serialization.load_pem_private_key(ikey_pem, None)
+    return Hierarchy(x509.load_pem_x509_certificate(root_pem), ikey,  # type: ignore[arg-type]
+                     x509.load_pem_x509_certificate(icert_pem))
+
+
+async def load_or_create(store: Store, key_type: str) -> Hierarchy:
+    """The stored hierarchy, or a new one (first start) committed in one transaction. Replicas
+    starting together on an empty database each make one, the first commit wins and every
+    replica uses what was stored."""
+    found = await _stored(store)
+    if found is not None:
+        return found
     suffix = os.urandom(3).hex()
     root_key = generate_key(key_type)
     root = _ca_cert(f"STAR CA root {suffix}", root_key, None, root_key, ROOT_DAYS, 1)
@@ -86,10 +96,12 @@ def load_or_create(store: Store, key_type: str) -> Hierarchy:
     inter = _ca_cert(f"STAR CA intermediate {suffix}", ikey, root, root_key,
                      INTERMEDIATE_DAYS, 0)
     pem = serialization.Encoding.PEM
-    store.put_meta({"root_cert": root.public_bytes(pem), "root_key": _key_pem(root_key),
-                    "intermediate_key": _key_pem(ikey),
-                    "intermediate_cert": inter.public_bytes(pem)})
-    return Hierarchy(root, ikey, inter)
+    await store.add_meta({"root_cert": root.public_bytes(pem), "root_key": _key_pem(root_key),
+                          "intermediate_key": _key_pem(ikey),
+                          "intermediate_cert": inter.public_bytes(pem)})
+    stored = await _stored(store)
+    assert stored is not None, "the hierarchy was just committed"
+    return stored
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -1,14 +1,21 @@
-"""SQLite schema. ``UNIQUE(order_id, seq)`` on certs is what makes STAR issuance idempotent:
-a scheduler that crashed between signing and committing re-signs on restart, and a second
-insert of the same series position can never happen.
+"""The schema, in SQLite's and PostgreSQL's words. ``UNIQUE(order_id, seq)`` on certs is what
+makes STAR issuance idempotent: a scheduler that crashed between signing and committing
+re-signs on restart, and a second insert of the same series position can never happen.
 
 ``finalizing`` holds the CSR of every order in ``processing``, written in the same transaction
 that sets that status and deleted in the one that leaves it, so a CA killed mid-finalize can
 finish the issuance on restart (star_ca.issuance.recover_processing).
 
+``claimed_by``/``claimed_until`` on a series are a replica's lease on its next renewal (taken with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two replicas never sign the same position and a
+replica killed mid-renewal leaves the series to the others once the lease runs out.
+
 ``SCHEMA`` is the first version; ``MIGRATIONS`` bring any database, new or written by an older
-CA, to the current one. ``PRAGMA user_version`` counts the migrations applied; each runs in one
-transaction together with its version bump, so a crash mid-upgrade leaves the old version."""
+CA, to the current one: SQLite counts those applied in ``PRAGMA user_version``
+(star_ca.db.sqlite), PostgreSQL in a ``schema_version`` table (star_ca.db.postgres), and there
+every statement is translated to its types by ``for_postgres``."""
+
+import re
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -100,7 +107,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "ALTER TABLE orders ADD COLUMN replaces TEXT",
      "ALTER TABLE orders ADD COLUMN replaces_cert TEXT",
      "CREATE INDEX orders_replaces ON orders(replaces_cert)"),
+    # 2: a replica's lease on a series' next renewal; nonces used (star_ca.wfe.nonces
+    # SharedNonces: PostgreSQL's, kept here too so that every Store method works on both)
+    ("ALTER TABLE star_series ADD COLUMN claimed_by TEXT",
+     "ALTER TABLE star_series ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0",
+     "CREATE TABLE used_nonces (nonce TEXT PRIMARY KEY, expires REAL NOT NULL)",
+     "CREATE INDEX used_nonces_expires ON used_nonces(expires)"),
 )
+
+# PostgreSQL runs the same history (SCHEMA, then each migration) in its own types: SQLite's
+# INTEGER is 64 bits (BIGINT), REAL a double, BLOB bytes.
+_POSTGRES_TYPES = (("INTEGER", "BIGINT"), ("REAL", "DOUBLE PRECISION"), ("BLOB", "BYTEA"))
+_TYPE_WORD = re.compile(r"\b(" + "|".join(t for t, _ in _POSTGRES_TYPES) + r")\b")
+
+# ``rowid`` is SQLite's implicit insertion order; on PostgreSQL the same name is an identity
+# column, so "ORDER BY rowid" (authorizations in identifier order, challenges as offered) is
+# one statement for both.
+POSTGRES_ONLY = (
+    "ALTER TABLE authzs ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY",
+    "ALTER TABLE challenges ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY",
+    "CREATE INDEX challenges_status ON challenges(status)",
+)
+
+
+def for_postgres(statement: str) -> str:
+    """A schema statement as written for SQLite, in PostgreSQL's column types."""
+    return _TYPE_WORD.sub(lambda m: dict(_POSTGRES_TYPES)[m.group(1)], statement)
 
 
 def pending_migration(version: int) -> tuple[str, ...] | None:

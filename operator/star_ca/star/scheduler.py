@@ -7,9 +7,13 @@ passed, so a pre-issued certificate appears exactly at its notBefore and never e
 
 Crash safety: the series row (next position, next due time) and the new certificate are
 committed in one transaction, and ``UNIQUE(order_id, seq)`` rejects a second certificate for a
-position. After downtime the scheduler jumps straight to the certificate that should be
-current now (older, superseded windows are skipped, never issued late), and never signs a
-window past ``end-date`` because star.window caps every notAfter at it.
+position. Replicas on one database share the renewals: each batch is claimed for ``LEASE``
+seconds or a quarter lifetime (Store.claim_due_series, skipping rows a peer is claiming),
+committed only while held, and a replica killed mid-batch leaves its series to the others when
+the lease runs out, which is before the certificate it was signing is due for publication.
+After downtime the scheduler jumps straight to the certificate that should be current now
+(older, superseded windows are skipped, never issued late), and never signs a window past
+``end-date`` because star.window caps every notAfter at it.
 
 CAA is re-checked before every renewal (decision documented in docs/star-ca.md): a denial
 stops the series and marks the order ``invalid`` with a ``caa`` error; a failing DNS lookup is
@@ -39,6 +43,7 @@ from star_ca.va.caa import CaaChecker
 log = logging.getLogger(__name__)
 BATCH = 500
 MAX_SLEEP = 5.0
+LEASE = 10.0
 
 
 def params_of(s: Series) -> SeriesParams:
@@ -55,9 +60,10 @@ class _Outcome:
 
 class Scheduler:
     def __init__(self, config: Config, store: Store, issuer: Issuer, caa: CaaChecker,
-                 star_cache: StarCache | None = None) -> None:
+                 star_cache: StarCache | None = None, owner: str | None = None) -> None:
         self.config, self.store, self.issuer, self.caa = config, store, issuer, caa
         self.star_cache = star_cache or StarCache()
+        self.owner = owner or new_id()  # this replica's name on the leases it takes
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -107,11 +113,11 @@ class Scheduler:
         while True:
             try:
                 now = time.time()
-                batch = self.store.due_series(now, BATCH)
+                batch = await self.store.claim_due_series(now, BATCH, self.owner, LEASE)
                 if batch:
                     await self.renew(batch, now)
                     continue
-                nd = self.store.next_due()
+                nd = await self.store.next_due()
                 timeout = MAX_SLEEP if nd is None else max(0.0, min(MAX_SLEEP, nd - now))
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -123,32 +129,26 @@ class Scheduler:
                 await asyncio.sleep(1.0)
 
     async def renew(self, batch: list[Series], now: float) -> None:
-        """Advance every series in ``batch`` by one certificate (or stop it)."""
+        """Advance every series in ``batch`` (claimed by this replica) by one certificate, or
+        stop it. A cancellation committed during the CAA lookups wins: the store commits
+        only for orders still valid, and stops the others' series."""
         outcomes = await asyncio.gather(*(self._renew_one(s, now) for s in batch))
-        certs, series, stopped = [], [], []
-        for out in outcomes:
-            # Re-read the order right before the commit (no await in between): a cancel that
-            # happened during the CAA lookups wins, and the series is not revived.
-            order = self.store.order(out.series.order_id)
-            if order is None or order.status != "valid":
-                out.series.stopped = True
-                out.cert = None
-            series.append(out.series)
-            if out.cert is not None:
-                certs.append(out.cert)
-            if out.stop_order is not None and order is not None and order.status == "valid":
-                stopped.append(out.stop_order)
-        self.store.save_renewals(certs, series, stopped)
+        certs = [out.cert for out in outcomes if out.cert is not None]
+        stopped = [out.stop_order for out in outcomes if out.stop_order is not None]
+        committed = await self.store.save_renewals(
+            self.owner, certs, [out.series for out in outcomes], stopped)
         for stopped_order in stopped:  # same loop step as the commit: no stale GET answer
-            self.star_cache.invalidate(stopped_order.star_token)
-        log.info("renewal batch: %d series, %d certificates", len(batch), len(certs))
+            if stopped_order.id in committed:
+                self.star_cache.invalidate(stopped_order.star_token)
+        log.info("renewal batch: %d series, %d certificates", len(batch),
+                 sum(c.order_id in committed for c in certs))
 
     async def _renew_one(self, s: Series, now: float) -> _Outcome:
         p = params_of(s)
         current = current_seq(p, now)
         seq = max(s.next_seq, current if current is not None else 0)
         w = window(p, seq)
-        order = self.store.order(s.order_id)
+        order = await self.store.order(s.order_id)
         if w is None or order is None or order.status != "valid":
             s.stopped = True
             return _Outcome(s)

@@ -35,7 +35,7 @@ class Validator:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=200, force_close=True))
-        for chall in self.store.challenges_in("processing"):
+        for chall in await self.store.challenges_in("processing"):
             self.submit(chall)
 
     async def close(self) -> None:
@@ -72,9 +72,9 @@ class Validator:
                                   self.config.http01_timeout)
 
     async def _run(self, chall_id: str) -> Challenge | None:
-        chall = self.store.challenge(chall_id)
-        authz = self.store.authz(chall.authz_id) if chall else None
-        account = self.store.account(authz.account_id) if authz else None
+        chall = await self.store.challenge(chall_id)
+        authz = await self.store.authz(chall.authz_id) if chall else None
+        account = await self.store.account(authz.account_id) if authz else None
         if chall is None or authz is None or account is None:
             return None
         failure: dict[str, Any] | None
@@ -88,7 +88,7 @@ class Validator:
                               identifier=authz.identifier)
         else:
             failure = None
-        found = self.store.order_with_authzs(authz.order_id)
+        found = await self.store.order_with_authzs(authz.order_id)
         order, authzs = found if found else (None, [])
         chall.validated = time.time()
         if failure is None:
@@ -102,5 +102,5 @@ class Validator:
                                       subproblems=[failure])
         if order is not None:  # the order's outcome commits with the validation's
             advance(order, [authz if a.id == authz.id else a for a in authzs], chall.validated)
-        self.store.save_validation(chall, authz, order)
+        await self.store.save_validation(chall, authz, order)
         return chall

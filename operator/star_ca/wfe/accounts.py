@@ -56,7 +56,7 @@ async def new_account(request: web.Request) -> web.Response:
     payload = v.json()
     store = urls.svc(request).store
     thumb = thumbprint(v.key)
-    existing = store.account_by_thumbprint(thumb)
+    existing = await store.account_by_thumbprint(thumb)
     if existing is not None:
         if existing.status != "valid":
             raise AcmeError("unauthorized", f"the account for this key is {existing.status}")
@@ -68,7 +68,9 @@ async def new_account(request: web.Request) -> web.Response:
         raise AcmeError("malformed", "termsOfServiceAgreed must be a boolean")
     acc = Account(new_id(), thumb, public_jwk(v.key), "valid",
                   validate_contacts(payload.get("contact", [])), tos)
-    store.create_account(acc, time.time())
+    stored = await store.create_account(acc, time.time())
+    if stored.id != acc.id:  # a request with the same key won the race, on another replica
+        return _account_response(request, stored, 200)
     return _account_response(request, acc, 201)
 
 
@@ -85,7 +87,7 @@ async def account(request: web.Request) -> web.Response:
             acc.status = "deactivated"
         if "contact" in payload:
             acc.contact = validate_contacts(payload["contact"])
-        urls.svc(request).store.update_account(acc)
+        await urls.svc(request).store.update_account(acc)
     return _account_response(request, acc, 200)
 
 
@@ -133,10 +135,10 @@ async def key_change(request: web.Request) -> web.Response:
         raise AcmeError("malformed", "keyChange oldKey is not the account's current key")
     new_thumb = thumbprint(change.new_key)
     store = urls.svc(request).store
-    holder = store.account_by_thumbprint(new_thumb)
+    holder = await store.account_by_thumbprint(new_thumb)
     if holder is not None:
         raise AcmeError("malformed", "the new key is already used by an account", status=409,
                         headers={"Location": urls.links(request).account(holder.id)})
     acc.thumbprint, acc.jwk = new_thumb, public_jwk(change.new_key)
-    store.update_account(acc)
+    await store.update_account(acc)
     return _account_response(request, acc, 200)

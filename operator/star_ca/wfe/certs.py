@@ -36,7 +36,7 @@ async def certificate(request: web.Request) -> web.Response:
     acc = require_account(v)
     if not v.post_as_get:
         raise AcmeError("malformed", "certificates are fetched with POST-as-GET")
-    cert = urls.svc(request).store.cert(request.match_info["id"])
+    cert = await urls.svc(request).store.cert(request.match_info["id"])
     if cert is None:
         raise AcmeError("malformed", "no such certificate", status=404)
     if cert.account_id != acc.id:
@@ -47,7 +47,7 @@ async def certificate(request: web.Request) -> web.Response:
 async def _star_order(request: web.Request) -> Order:
     """The order behind a star-certificate URL, after the access rule of the method used."""
     store = urls.svc(request).store
-    order = store.order_by_star_token(request.match_info["token"])
+    order = await store.order_by_star_token(request.match_info["token"])
     if request.method == "POST":
         v = await verify_request(request)
         if not v.post_as_get:
@@ -75,10 +75,10 @@ def _series_end(request: web.Request, order: Order, now: float) -> None:
         raise AcmeError("autoRenewalExpired", "the STAR order's end-date has passed")
 
 
-def _fresh_until(request: web.Request, order: Order, cert: CertRow) -> float:
+async def _fresh_until(request: web.Request, order: Order, cert: CertRow) -> float:
     """When the next certificate is published (its notBefore), or when this one expires if it
     is the last: the end of RFC 8739 §4.3's max-age."""
-    series = urls.svc(request).store.series(order.id)
+    series = await urls.svc(request).store.series(order.id)
     nxt = window(params_of(series), cert.seq + 1) if series else None
     return nxt.not_before if nxt is not None else cert.not_after
 
@@ -100,11 +100,11 @@ async def star_certificate(request: web.Request) -> web.Response:
     order = await _star_order(request)
     now = time.time()
     _series_end(request, order, now)
-    cert = urls.svc(request).store.published_cert(order.id, now)
+    cert = await urls.svc(request).store.published_cert(order.id, now)
     if cert is None:
         raise AcmeError("malformed", "the first certificate is not published yet (start-date "
                                      "in the future)", status=404, headers={"Retry-After": "1"})
-    until = _fresh_until(request, order, cert)
+    until = await _fresh_until(request, order, cert)
     end = parse_rfc3339((order.auto_renewal or {})["end-date"], "end-date")
     answer = StarAnswer(cert.chain_pem.encode(), {
         "Content-Type": PEM_CHAIN,
@@ -139,7 +139,7 @@ async def revoke_cert(request: web.Request) -> web.Response:
         cert = x509.load_der_x509_certificate(der)
     except Exception:  # missing, non-string, non-base64 or non-DER: all the same to the client
         raise AcmeError("malformed", "certificate must be a base64url DER certificate") from None
-    row = s.store.cert_by_serial(format(cert.serial_number, "x"))
+    row = await s.store.cert_by_serial(format(cert.serial_number, "x"))
     if row is None or _leaf_der(row.chain_pem) != der:
         raise AcmeError("malformed", "this CA did not issue that certificate", status=404)
     if v.account is not None:
@@ -147,7 +147,7 @@ async def revoke_cert(request: web.Request) -> web.Response:
             raise AcmeError("unauthorized", "the account did not order this certificate")
     elif thumbprint(v.key) != cert_key_thumbprint(cert):
         raise AcmeError("unauthorized", "the jwk is not the certificate's key")
-    order = s.store.order(row.order_id)
+    order = await s.store.order(row.order_id)
     if order is not None and order.auto_renewal is not None:
         raise AcmeError("autoRenewalRevocationNotSupported",
                         "STAR certificates are not revoked; cancel the order instead")
@@ -156,5 +156,5 @@ async def revoke_cert(request: web.Request) -> web.Response:
         raise AcmeError("badRevocationReason", f"reason {reason!r} is not allowed")
     if row.revoked_reason is not None:
         raise AcmeError("alreadyRevoked", "certificate is already revoked")
-    s.store.set_revoked(row.id, reason)
+    await s.store.set_revoked(row.id, reason)
     return web.Response(status=200)

@@ -48,16 +48,16 @@ def _owned(obj: T | None, acc: Account, what: str) -> T:
     return obj
 
 
-def _owned_order(request: web.Request, acc: Account, order_id: str
-                 ) -> tuple[Order, list[Authz]]:
+async def _owned_order(request: web.Request, acc: Account, order_id: str
+                       ) -> tuple[Order, list[Authz]]:
     """The account's order, brought up to date, with its authorizations (one query)."""
     store = urls.svc(request).store
-    order, authzs = store.order_with_authzs(order_id) or (None, [])
-    return refresh_order(store, _owned(order, acc, "order"), authzs=authzs), authzs
+    order, authzs = await store.order_with_authzs(order_id) or (None, [])
+    return await refresh_order(store, _owned(order, acc, "order"), authzs=authzs), authzs
 
 
-def _owned_authz(request: web.Request, acc: Account, authz_id: str) -> Authz:
-    return _owned(urls.svc(request).store.authz(authz_id), acc, "authorization")
+async def _owned_authz(request: web.Request, acc: Account, authz_id: str) -> Authz:
+    return _owned(await urls.svc(request).store.authz(authz_id), acc, "authorization")
 
 
 def _auto_renewal(s: Services, payload: dict[str, Any], now: float) -> dict[str, Any] | None:
@@ -103,8 +103,8 @@ async def new_order(request: web.Request) -> web.Response:
     order = Order(new_id(), acc.id, "pending", now + ORDER_TTL, identifiers, None, None,
                   urls.base_url(request), auto_renewal, None, profile)
     if s.config.ari and "replaces" in payload:  # without ARI the field is unknown: ignored
-        order.replaces, replaced = replaced_certificate(s, acc, payload["replaces"],
-                                                        identifiers)
+        order.replaces, replaced = await replaced_certificate(s, acc, payload["replaces"],
+                                                              identifiers)
         order.replaces_cert = replaced.id
     authzs, challenges = [], []
     for ident in identifiers:
@@ -115,14 +115,14 @@ async def new_order(request: web.Request) -> web.Response:
         for kind in (("dns-01",) if wildcard else ("http-01", "dns-01")):
             challenges.append(Challenge(new_id(), authz.id, kind, secrets.token_urlsafe(32),
                                         "pending", None, None))
-    s.store.create_order(order, authzs, challenges, now)
+    await s.store.create_order(order, authzs, challenges, now)
     return _order_response(request, order, authzs, 201)
 
 
 async def order(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
-    o, authzs = _owned_order(request, acc, request.match_info["id"])
+    o, authzs = await _owned_order(request, acc, request.match_info["id"])
     if v.post_as_get:
         return _order_response(request, o, authzs)
     payload = v.json()
@@ -133,7 +133,7 @@ async def order(request: web.Request) -> web.Response:
                         f"only a valid STAR order can be canceled; this one is "
                         f"{o.status}{'' if o.auto_renewal else ' and not STAR'}")
     o.status, o.expires = "canceled", time.time()
-    urls.svc(request).store.stop_series(o)
+    await urls.svc(request).store.stop_series(o)
     urls.svc(request).star_cache.invalidate(o.star_token)
     return _order_response(request, o, authzs)
 
@@ -142,7 +142,7 @@ async def finalize(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
     s = urls.svc(request)
-    o, authzs = _owned_order(request, acc, request.match_info["id"])
+    o, authzs = await _owned_order(request, acc, request.match_info["id"])
     if o.status != "ready":
         raise AcmeError("orderNotReady", f"order is {o.status}, not ready")
     csr_b64 = v.json().get("csr")
@@ -151,7 +151,8 @@ async def finalize(request: web.Request) -> web.Response:
         csr = check_csr(csr_der, o.identifiers)
     except (CsrError, jose.DeserializationError) as exc:
         raise AcmeError("badCSR", str(exc)) from None
-    s.store.begin_processing(o, csr_der, time.time())  # kept for recovery after a crash
+    if not await s.store.begin_processing(o, csr_der, time.time()):  # CSR kept for recovery
+        raise AcmeError("orderNotReady", "order is already being finalized")
     await complete_order(s, o, authzs, csr, csr_der)
     return _order_response(request, o, authzs)
 
@@ -160,7 +161,7 @@ async def authz(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
     s = urls.svc(request)
-    a, challenges = s.store.authz_with_challenges(request.match_info["id"]) or (None, [])
+    a, challenges = await s.store.authz_with_challenges(request.match_info["id"]) or (None, [])
     a = _owned(a, acc, "authorization")
     if not v.post_as_get:
         if v.json().get("status") != "deactivated":
@@ -169,7 +170,7 @@ async def authz(request: web.Request) -> web.Response:
         if a.status not in ("pending", "valid"):
             raise AcmeError("malformed", f"authorization is {a.status}")
         a.status = "deactivated"
-        s.store.save_authz(a)
+        await s.store.save_authz(a)
     return json_response(authz_json(urls.links(request), a, challenges))
 
 
@@ -177,15 +178,15 @@ async def challenge(request: web.Request) -> web.Response:
     v = await verify_request(request)
     acc = require_account(v)
     s = urls.svc(request)
-    ch = s.store.challenge(request.match_info["id"])
+    ch = await s.store.challenge(request.match_info["id"])
     if ch is None:
         raise AcmeError("malformed", "no such challenge", status=404)
-    a = _owned_authz(request, acc, ch.authz_id)
+    a = await _owned_authz(request, acc, ch.authz_id)
     if not v.post_as_get:
         v.json()  # RFC 8555 §7.5.1: the response is {} (any object is accepted)
         if ch.status == "pending" and a.status == "pending":
             ch.status = "processing"
-            s.store.save_validation(ch, a, None)
+            await s.store.save_validation(ch, a, None)
             ch = await s.validator.outcome_within(ch, VALIDATION_WAIT)
     links = urls.links(request)
     headers = {"Link": f'<{links.authz(a.id)}>;rel="up"'}
@@ -202,5 +203,5 @@ async def orders_list(request: web.Request) -> web.Response:
     if not v.post_as_get:
         raise AcmeError("malformed", "the orders list is read with POST-as-GET")
     links = urls.links(request)
-    ids = urls.svc(request).store.orders_of(acc.id)
+    ids = await urls.svc(request).store.orders_of(acc.id)
     return json_response({"orders": [links.order(i) for i in ids]})

@@ -19,7 +19,7 @@ from star_ca.wfe import urls
 from star_ca.wfe.responses import json_response
 
 
-def find_certificate(s: Services, text: str) -> CertRow | None:
+async def find_certificate(s: Services, text: str) -> CertRow | None:
     """The certificate a certID names, None when this CA issued none by that name;
     AcmeError ``malformed`` when the certID cannot be parsed."""
     try:
@@ -28,12 +28,12 @@ def find_certificate(s: Services, text: str) -> CertRow | None:
         raise AcmeError("malformed", f"certID {text!r}: {exc}") from None
     if key_identifier != s.issuer.key_identifier:
         return None
-    return s.store.cert_by_serial(format(serial, "x"))
+    return await s.store.cert_by_serial(format(serial, "x"))
 
 
 async def renewal_info(request: web.Request) -> web.Response:
     s = urls.svc(request)
-    cert = find_certificate(s, request.match_info["cert_id"])
+    cert = await find_certificate(s, request.match_info["cert_id"])
     if cert is None:
         raise AcmeError("malformed", "this CA issued no certificate with that certID",
                         status=404)
@@ -44,23 +44,25 @@ async def renewal_info(request: web.Request) -> web.Response:
         headers={"Retry-After": str(retry_after(cert.not_before, cert.not_after))})
 
 
-def replaced_certificate(s: Services, acc: Account, raw: Any,
+async def replaced_certificate(s: Services, acc: Account, raw: Any,
                          identifiers: list[str]) -> tuple[str, CertRow]:
     """(canonical certID, certificate) of a newOrder's ``replaces`` (RFC 9773 §5): a
     certificate of this account sharing an identifier with the order (else ``malformed``)
     that no other order still alive replaces (else 409 ``alreadyReplaced``). The caller
-    creates the order in the same event-loop step, so no second order can slip in between."""
+    creates the order right after, with no await on SQLite, so no second order can slip in
+    between; replicas on one PostgreSQL database could each accept one such order in the same
+    few milliseconds (two renewals of one certificate, no wrong one)."""
     if not isinstance(raw, str):
         raise AcmeError("malformed", "replaces must be a certID string")
-    cert = find_certificate(s, raw)
+    cert = await find_certificate(s, raw)
     if cert is None or cert.account_id != acc.id:
         raise AcmeError("malformed", "replaces names no certificate this account holds")
-    original = s.store.order(cert.order_id)
+    original = await s.store.order(cert.order_id)
     if original is None or not set(original.identifiers) & set(identifiers):
         raise AcmeError("malformed", "the order shares no identifier with the certificate it "
                                      "replaces")
-    for other in s.store.orders_replacing(cert.id):
-        if refresh_order(s.store, other).status != "invalid":
+    for other in await s.store.orders_replacing(cert.id):
+        if (await refresh_order(s.store, other)).status != "invalid":
             raise AcmeError("alreadyReplaced", "the certificate is already replaced by order "
                             f"{Links(other.base_url).order(other.id)}")
     return cert_id(s.issuer.key_identifier, int(cert.serial, 16)), cert

@@ -12,7 +12,7 @@ from aiohttp import web
 from star_ca.db import Account
 from star_ca.problems import AcmeError
 from star_ca.wfe import urls
-from star_ca.wfe.nonces import NonceStore
+from star_ca.wfe.nonces import Nonces
 from star_ca.wfe.jws import (JOSE_CONTENT_TYPE, Verified, check_header_shape, key_from_jwk,
                              parse_flattened, verify_signature)
 
@@ -20,11 +20,11 @@ Auth = Literal["jwk", "kid", "any"]
 A = TypeVar("A")
 
 
-def account_for_kid(request: web.Request, kid: object) -> Account:
+async def account_for_kid(request: web.Request, kid: object) -> Account:
     account_id = urls.links(request).account_id(kid)
     if account_id is None:
         raise AcmeError("accountDoesNotExist", f"kid {kid!r} is not an account URL of this CA")
-    account = urls.svc(request).store.account(account_id)
+    account = await urls.svc(request).store.account(account_id)
     if account is None:
         raise AcmeError("accountDoesNotExist", f"no account at {kid}")
     if account.status != "valid":
@@ -36,7 +36,7 @@ KidResolver = Callable[[object], Awaitable[tuple[jose.JWK, A]]]
 
 
 async def check_post(request: web.Request, auth: Auth, resolve_kid: KidResolver[A],
-                     nonces: NonceStore, expected_url: str) -> tuple[Verified, A | None]:
+                     nonces: Nonces, expected_url: str) -> tuple[Verified, A | None]:
     """The checks of every ACME POST, for any server: ``resolve_kid`` turns a ``kid`` into
     the account's key and whatever the server calls an account (star-ca: its database row;
     the delegation front end: an NDC account bound in a Delegation's status)."""
@@ -55,7 +55,7 @@ async def check_post(request: web.Request, auth: Auth, resolve_kid: KidResolver[
     else:
         key, account = await resolve_kid(header["kid"])
     verify_signature(flat, key)
-    if not nonces.consume(header["nonce"]):
+    if not await nonces.consume(header["nonce"]):
         raise AcmeError("badNonce", "JWS nonce is unknown or was already used")
     if header["url"] != expected_url:
         raise AcmeError("unauthorized", f"JWS url {header['url']!r} is not the request URL "
@@ -65,7 +65,7 @@ async def check_post(request: web.Request, auth: Auth, resolve_kid: KidResolver[
 
 async def verify_request(request: web.Request, auth: Auth = "kid") -> Verified:
     async def resolve(kid: object) -> tuple[jose.JWK, Account]:
-        account = account_for_kid(request, kid)
+        account = await account_for_kid(request, kid)
         return urls.svc(request).account_keys.key(account), account
 
     verified, account = await check_post(request, auth, resolve, urls.svc(request).nonces,

@@ -82,16 +82,16 @@ class InProcessCa:
                       None, None)
         authzs = [Authz(new_id(), account, order.id, n, False, "valid", now + 3600, "dns-01")
                   for n in NAMES]
-        store.create_order(order, authzs, [], now)
+        self.loop.run_until_complete(store.create_order(order, authzs, [], now))
         return links.ORDER + order.id, links.AUTHZ + authzs[0].id
 
 
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessCa]:
-    services, _ = build_services(Config(data_dir=Path(tmp_path_factory.mktemp("ca")),
-                                        base_url=BASE))
-    services = dataclasses.replace(services, caa=NoCaa())  # type: ignore[arg-type]
     loop = asyncio.new_event_loop()
+    services, _ = loop.run_until_complete(build_services(
+        Config(data_dir=Path(tmp_path_factory.mktemp("ca")), base_url=BASE)))
+    services = dataclasses.replace(services, caa=NoCaa())  # type: ignore[arg-type]
     client: TestClient[Any, Any] = TestClient(TestServer(make_app(services)), loop=loop)
     loop.run_until_complete(client.start_server())
     ca = InProcessCa(loop, client, services, jose.JWKEC(key=ec.generate_private_key(
@@ -100,14 +100,14 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessCa]:
         status, _, doc = ca.post(links.NEW_ACCOUNT, json.dumps(ca.signed(
             links.NEW_ACCOUNT, b'{"termsOfServiceAgreed": true}', kid=False)).encode())
         assert status == 201, doc
-        account = services.store.account_by_thumbprint(
-            jose.encode_b64jose(ca.key.thumbprint()))
+        account = loop.run_until_complete(services.store.account_by_thumbprint(
+            jose.encode_b64jose(ca.key.thumbprint())))
         assert account is not None
         ca.kid = BASE + links.ACCOUNT + account.id
         yield ca
     finally:
         loop.run_until_complete(client.close())
-        services.store.close()
+        loop.run_until_complete(services.store.close())
         loop.close()
 
 

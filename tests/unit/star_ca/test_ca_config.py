@@ -60,6 +60,16 @@ def test_bad_environment_is_a_usage_error_naming_it(env: dict[str, str], named: 
     assert "usage:" in err and named in err and "Traceback" not in err
 
 
+def test_database_url_is_checked_and_never_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    good = "postgresql://star:s3cret@db.example:5432/ca"
+    cfg = config_from_args(["serve"], {"STAR_CA_DATABASE_URL": good})
+    assert cfg.database_url == good and "s3cret" not in repr(cfg)
+    with pytest.raises(SystemExit):
+        config_from_args(["serve", "--database-url", "mysql://star:s3cret@db/ca"], {})
+    err = capsys.readouterr().err
+    assert "--database-url: want postgresql://" in err and "s3cret" not in err
+
+
 def test_a_flag_wins_and_is_named_when_bad(capsys: pytest.CaptureFixture[str]) -> None:
     env = {"STAR_CA_HTTP01_PORT": "eighty", "STAR_CA_NO_ARI": "true"}
     cfg = config_from_args(["serve", "--http01-port", "8080"], env)
@@ -74,8 +84,8 @@ def test_parse_hostport() -> None:
     assert parse_hostport("h", 53) == ("h", 53)
 
 
-def test_nonces_single_use_and_bounded() -> None:
+async def test_nonces_single_use_and_bounded() -> None:
     store = NonceStore(capacity=3)
     nonces = [store.new() for _ in range(4)]
-    assert not store.consume(nonces[0])  # evicted
-    assert store.consume(nonces[3]) and not store.consume(nonces[3])
+    assert not await store.consume(nonces[0])  # evicted
+    assert await store.consume(nonces[3]) and not await store.consume(nonces[3])

@@ -3,13 +3,12 @@ cases decided from the database alone. Resumed issuance is tested with a real ``
 tests/integration/star_ca/test_ca_restart.py."""
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 from star_ca.config import Config
-from star_ca.db import Authz, Order, Store
+from star_ca.db import Authz, Order, Store, open_sqlite
 from star_ca.issuance import recover_processing
 from star_ca.services import Services
 
@@ -22,34 +21,50 @@ def _services(store: Store) -> Services:
                     validator=none, scheduler=none)
 
 
-def _order(store: Store, order_id: str, authz_expires: float) -> Order:
+async def _order(store: Store, order_id: str, authz_expires: float) -> Order:
     now = time.time()
     order = Order(order_id, "acct", "processing", now + 3600, ["a.star.test"], None, None,
                   "https://ca.test", None, None)
     authz = Authz(order_id + "-z", "acct", order_id, "a.star.test", False, "valid",
                   authz_expires, "dns-01")
-    store.create_order(order, [authz], [], now)
+    await store.create_order(order, [authz], [], now)
     return order
 
 
-def test_processing_without_kept_csr_becomes_invalid(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite3")
-    _order(store, "o1", time.time() + 3600)  # as written by a CA that did not keep the CSR
-    asyncio.run(recover_processing(_services(store)))
-    order = store.order("o1")
+async def test_processing_without_kept_csr_becomes_invalid(tmp_path: Path) -> None:
+    store = open_sqlite(tmp_path / "db.sqlite3")
+    await _order(store, "o1", time.time() + 3600)  # as written by a CA that did not keep the CSR
+    await recover_processing(_services(store))
+    order = await store.order("o1")
     assert order is not None and order.status == "invalid"
     assert order.error is not None and order.error["type"] == ERR + "serverInternal"
-    assert store.processing_orders() == []
+    assert await store.claim_processing(float("inf"), time.time()) == []
 
 
-def test_processing_with_expired_authorization_becomes_invalid(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite3")
-    order = _order(store, "o2", time.time() - 1)
+async def test_processing_with_expired_authorization_becomes_invalid(tmp_path: Path) -> None:
+    store = open_sqlite(tmp_path / "db.sqlite3")
+    order = await _order(store, "o2", time.time() - 1)
     order.status = "ready"
-    store.begin_processing(order, b"csr", time.time())
-    assert [(o.id, csr) for o, csr in store.processing_orders()] == [("o2", b"csr")]
-    asyncio.run(recover_processing(_services(store)))
-    recovered = store.order("o2")
+    await store.save_order(order)
+    assert await store.begin_processing(order, b"csr", time.time())
+    assert not await store.begin_processing(order, b"csr", time.time())  # taken already
+    await recover_processing(_services(store))
+    recovered = await store.order("o2")
     assert recovered is not None and recovered.status == "invalid"
     assert recovered.error is not None and recovered.error["type"] == ERR + "unauthorized"
-    assert store.conn.execute("SELECT COUNT(*) FROM finalizing").fetchone() == (0,)
+    assert await store.db.fetchone("SELECT COUNT(*) FROM finalizing") == (0,)
+
+
+async def test_a_claimed_finalize_is_not_recovered_twice(tmp_path: Path) -> None:
+    """Replicas recovering together: the first claim takes the order, the second finds none,
+    and an order a peer began finalizing a moment ago is left to it."""
+    store = open_sqlite(tmp_path / "db.sqlite3")
+    order = await _order(store, "o3", time.time() + 3600)
+    order.status = "ready"
+    await store.save_order(order)
+    began = time.time()
+    assert await store.begin_processing(order, b"csr", began)
+    assert await store.claim_processing(began - 60, began) == []  # fresh: a peer is on it
+    claimed = await store.claim_processing(began + 1, began + 1)
+    assert [(o.id, csr) for o, csr in claimed] == [("o3", b"csr")]
+    assert await store.claim_processing(began + 1, began + 2) == []
