@@ -276,6 +276,23 @@ def test_embedded_ca_without_persistence_uses_emptydir(helm: Helm) -> None:
     assert volumes["data"] == {"name": "data", "emptyDir": {}}
 
 
+def test_embedded_ca_replicas_on_a_shared_database(helm: Helm) -> None:
+    """N pods on the PostgreSQL database a Secret names: the URL (it has a password) reaches
+    the CA only by secretKeyRef, nothing is rendered with it, and no SQLite volume is made."""
+    objs = helm.render({"ca": {"enabled": True, "replicas": 3,
+                               "database": {"urlSecretRef": {"name": "ca-db", "key": "dsn"}}}})
+    dep = one(objs, "Deployment", f"{FULL}-ca")
+    assert dep["spec"]["replicas"] == 3 and dep["spec"]["strategy"] == {"type": "RollingUpdate"}
+    env = {e["name"]: e for e in container(dep, "ca")["env"]}
+    assert env["STAR_CA_DATABASE_URL"] == {"name": "STAR_CA_DATABASE_URL", "valueFrom": {
+        "secretKeyRef": {"name": "ca-db", "key": "dsn"}}}
+    assert not find(objs, "PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert "STAR_CA_DATABASE_URL" not in {e["name"] for e in
+                                          container(dep, "publish-root")["env"]}
+
+
 def test_host_network_on_loopback_with_api_server_env(helm: Helm) -> None:
     """A node without pod network or kube-proxy (see tests/e2e/test_node_e2e.py)."""
     api = [{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
@@ -362,6 +379,9 @@ def test_notes_tell_what_to_apply_next(helm: Helm) -> None:
     ({"ca": {"defaultProfile": "no good"}}, ["at '/ca/defaultProfile'", "does not match pattern"]),
     ({"ca": {"star": "no"}}, ["at '/ca/star'", "got string, want boolean"]),
     ({"ca": {"ari": 0}}, ["at '/ca/ari'", "got number, want boolean"]),
+    ({"ca": {"replicas": 0}}, ["at '/ca/replicas'", "minimum: got 0, want 1"]),
+    ({"ca": {"database": {"url": "postgresql://u:p@h/d"}}},
+     ["additional properties 'url' not allowed"]),
 ], ids=lambda v: None if isinstance(v, list) else next(iter(v)))
 def test_schema_rejects_bad_values(helm: Helm, values: dict[str, Any], expected: list[str]) -> None:
     proc = helm.template(values=values, check=False)
@@ -384,8 +404,10 @@ def test_schema_rejects_bad_values(helm: Helm, values: dict[str, Any], expected:
      "ca.defaultProfile (long) must be one of ca.profiles (classic, short)"),
     ({"ca": {"enabled": True, "defaultProfile": "long"}},
      "ca.defaultProfile (long) must be one of ca.profiles (none set)"),
+    ({"ca": {"enabled": True, "replicas": 2}},
+     "ca.replicas (2) above 1 needs ca.database.urlSecretRef: SQLite has one writer"),
 ], ids=["ca-durations", "servicemonitor-without-metrics", "port-clash", "sa-name",
-        "ca-default-profile", "ca-default-profile-without-profiles"])
+        "ca-default-profile", "ca-default-profile-without-profiles", "ca-replicas-on-sqlite"])
 def test_templates_reject_inconsistent_values(helm: Helm, values: dict[str, Any],
                                               expected: str) -> None:
     proc = helm.template(values=values, check=False)
