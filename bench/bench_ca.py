@@ -3,6 +3,8 @@
 Run: .venv/bin/python bench/bench_ca.py [--only flows|star|get] [options]
      .venv/bin/python bench/bench_ca.py --only flows --peer pebble   # next to Pebble, see
                                                                    # bench/flows_vs_pebble.py
+     .venv/bin/python bench/bench_ca.py --only flows --only star --database postgres \
+         --replicas 1,2                             # star-ca on PostgreSQL, 1 then 2 replicas
 
 Everything is real and on loopback: a `star-ca serve` subprocess (star_devenv.LocalCA) over
 HTTPS, a BIND 9 (star_devenv.LocalDNS) the CA asks for dns-01 TXT and CAA records, and the
@@ -10,6 +12,12 @@ project's own async ACME client (star_operator.acme.AcmeClient) answering dns-01
 update with its Rfc2136Solver, exactly as the operator does. dns-01 (not http-01) is the flow
 this project exists for (the DNO owns the zone; CAA pins validationmethods=dns-01), so it is
 what is measured. Each phase gets a fresh CA so they do not disturb each other.
+
+With ``--database postgres`` the CA runs on a real PostgreSQL server (star_devenv.LocalPostgres,
+a fresh database per phase) and ``--replicas 1,2`` repeats each phase with that many star-ca
+processes on the one database; client i talks to replica i mod N (as DNS round robin would
+spread them), the scheduler's renewals are shared by row claims, and "CA CPU" and "CA VmRSS"
+are the sums over the replicas.
 
 (a) flows: N clients, each with its own account (registered once, then reused), loop
     newOrder -> authz -> dns-01 (RFC 2136 update, challenge POST, poll) -> finalize ->
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import secrets
@@ -53,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import josepy as jose
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -61,6 +71,7 @@ from cryptography.x509.oid import NameOID
 
 from star_devenv.ca import LocalCA
 from star_devenv.dns import LocalDNS
+from star_devenv.postgres import LocalPostgres
 from star_operator.acme import AcmeClient, AutoRenewal
 from star_operator.dns01 import Rfc2136Solver
 
@@ -116,25 +127,82 @@ class Endpoint:
 
 @dataclass
 class Env:
+    """What a phase drives: the CA (the first replica when several) and, on PostgreSQL, every
+    replica and the database URL they share."""
     dns: LocalDNS
     ca: LocalCA | Endpoint
+    replicas: list[LocalCA] = field(default_factory=list)
+    database_url: str | None = None
+    postgres: LocalPostgres | None = None
+
+    def endpoints(self) -> list[LocalCA | Endpoint]:
+        return list(self.replicas) or [self.ca]
+
+    def pids(self) -> list[int]:
+        return [c.pid or 0 for c in self.endpoints() if isinstance(c, LocalCA)]
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids())
+
+    def db_cpu(self) -> float:
+        """CPU seconds of the PostgreSQL server's processes so far (0 on SQLite, whose work
+        is inside the CA process and its figure)."""
+        total = 0.0
+        for pid in self.postgres.pids() if self.postgres else []:
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
+
+    def rss(self) -> float:
+        return sum(rss_mb(pid) for pid in self.pids())
+
+    async def cert_count(self) -> int:
+        if self.database_url is None:
+            assert isinstance(self.ca, LocalCA)
+            db = sqlite3.connect(f"file:{self.ca.data_dir / 'star-ca.sqlite3'}?mode=ro",
+                                 uri=True)
+            try:
+                return int(db.execute("SELECT COUNT(*) FROM certs").fetchone()[0])
+            finally:
+                db.close()
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return int(await conn.fetchval("SELECT COUNT(*) FROM certs"))
+        finally:
+            await conn.close()
 
     def solver(self) -> Rfc2136Solver:
         return Rfc2136Solver(self.dns.host, self.dns.port, self.dns.tsig_key_name,
                              self.dns.tsig_secret, self.dns.tsig_algorithm, zone=ZONE,
                              poll_interval=0.05)
 
-    def client(self, session: aiohttp.ClientSession) -> AcmeClient:
+    def client(self, session: aiohttp.ClientSession, index: int = 0) -> AcmeClient:
+        """Client ``index``'s account, at replica ``index`` mod N."""
+        ca = self.endpoints()[index % len(self.endpoints())]
         key = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
-        return AcmeClient(self.ca.directory_url, key, ca_bundle=str(self.ca.root_pem_path),
+        return AcmeClient(ca.directory_url, key, ca_bundle=str(ca.root_pem_path),
                           session=session, poll_timeout=120)
-
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.ca.data_dir / 'star-ca.sqlite3'}?mode=ro", uri=True)
 
 
 def start_ca(dns: LocalDNS, **kw: Any) -> LocalCA:
     return LocalCA(dns_server=dns.server, min_lifetime=1, max_duration=86400, **kw).start()
+
+
+def start_env(dns: LocalDNS, postgres: LocalPostgres | None, replicas: int) -> Env:
+    """A fresh CA for one phase: SQLite, or ``replicas`` processes on a new PostgreSQL
+    database."""
+    if postgres is None:
+        return Env(dns, start_ca(dns))
+    url = postgres.database()
+    cas: list[LocalCA] = []
+    try:
+        for _ in range(replicas):
+            cas.append(start_ca(dns, extra_args=["--database-url", url]))
+    except BaseException:
+        for ca in cas:
+            ca.stop()
+        raise
+    return Env(dns, cas[0], cas, url, postgres)
 
 
 async def one_flow(env: Env, client: AcmeClient, solver: Rfc2136Solver,
@@ -164,7 +232,7 @@ async def run_flows(env: Env, clients: int, until: Callable[[FlowStats], bool],
     stats = FlowStats()
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as session:
-        accounts = [env.client(session) for _ in range(clients)]
+        accounts = [env.client(session, i) for i in range(clients)]
         await asyncio.gather(*(c.register() for c in accounts))  # account reuse from here
         solver = env.solver()
 
@@ -201,11 +269,11 @@ async def bench_flows(env: Env, clients: int, seconds: float, warmup: float) -> 
     def until(stats: FlowStats) -> bool:
         now = time.monotonic()
         if "t0" not in marks and now - t_start >= warmup:
-            marks.update(t0=now, n0=len(stats.latencies), cpu0=cpu_seconds(env.ca.pid or 0))
+            marks.update(t0=now, n0=len(stats.latencies), cpu0=env.cpu(), db0=env.db_cpu())
         return now - t_start >= warmup + seconds
 
     stats = await run_flows(env, clients, until)
-    t1, cpu1 = time.monotonic(), cpu_seconds(env.ca.pid or 0)
+    t1, cpu1, db1 = time.monotonic(), env.cpu(), env.db_cpu()
     done = len(stats.latencies) - marks["n0"]
     elapsed = t1 - marks["t0"]
     ca_cpu = cpu1 - marks["cpu0"]
@@ -215,6 +283,10 @@ async def bench_flows(env: Env, clients: int, seconds: float, warmup: float) -> 
     print(f"  CA CPU               {ca_cpu:.1f} s = {ca_cpu / elapsed * 100:.0f}% of a core;"
           f" {ca_cpu / max(done, 1) * 1e3:.2f} ms CA CPU per flow"
           f" (=> <= {max(done, 1) / max(ca_cpu, 1e-9):.0f} flows/s per CA core)")
+    if env.postgres is not None:
+        db_cpu = db1 - marks["db0"]
+        print(f"  PostgreSQL CPU       {db_cpu:.1f} s; {db_cpu / max(done, 1) * 1e3:.2f} ms per "
+              f"flow (CA + database: {(ca_cpu + db_cpu) / max(done, 1) * 1e3:.2f} ms)")
     if stats.errors:
         print(f"  errors               {stats.errors}")
 
@@ -233,24 +305,18 @@ async def bench_star(env: Env, orders: int, lifetime: int, seconds: float,
         keep_orders=True)
     print(f"  set-up               {len(stats.orders)} STAR orders in "
           f"{time.monotonic() - t0:.1f} s (errors: {stats.errors or 0})")
-    db = env.db()
-
-    def count() -> int:
-        return int(db.execute("SELECT COUNT(*) FROM certs").fetchone()[0])
-
+    count = env.cert_count
     # Let the first round of renewals (all series start due together) pass, then measure.
     await asyncio.sleep(lifetime * 2)  # measurement pacing, not synchronisation
-    pid = env.ca.pid or 0
-    n0, c0, cpu0 = count(), time.monotonic(), cpu_seconds(pid)
-    samples, memory = [], [rss_mb(pid)]
+    n0, c0, cpu0, db0 = await count(), time.monotonic(), env.cpu(), env.db_cpu()
+    samples, memory = [], [env.rss()]
     next_mark = c0 + 1.0
     while time.monotonic() < c0 + seconds:
         await asyncio.sleep(max(0.0, next_mark - time.monotonic()))
-        samples.append(count())
-        memory.append(rss_mb(pid))
+        samples.append(await count())
+        memory.append(env.rss())
         next_mark += 1.0
-    n1, c1, cpu1 = count(), time.monotonic(), cpu_seconds(pid)
-    db.close()
+    n1, c1, cpu1, db1 = await count(), time.monotonic(), env.cpu(), env.db_cpu()
     per_sec = [b - a for a, b in zip([n0, *samples], samples)]
     rate = (n1 - n0) / (c1 - c0)
     ca_cpu = cpu1 - cpu0
@@ -259,6 +325,9 @@ async def bench_star(env: Env, orders: int, lifetime: int, seconds: float,
     print(f"  CA CPU               {ca_cpu:.1f} s = {ca_cpu / (c1 - c0) * 100:.0f}% of a core;"
           f" {ca_cpu / max(n1 - n0, 1) * 1e3:.2f} ms CA CPU per renewal"
           f" (=> <= {max(n1 - n0, 1) / max(ca_cpu, 1e-9):.0f} renewals/s per CA core)")
+    if env.postgres is not None:
+        print(f"  PostgreSQL CPU       {db1 - db0:.1f} s; "
+              f"{(db1 - db0) / max(n1 - n0, 1) * 1e3:.2f} ms per renewal")
     print(f"  CA VmRSS             {quarters(memory)} MB at 0, 1/4, 1/2, 3/4 and all of the "
           f"interval")
     verdict = "kept up with demand (lower bound)" if rate >= 0.95 * orders / lifetime \
@@ -327,19 +396,19 @@ async def bench_get(env: Env, rate: int, seconds: float, connections: int, procs
                                         rate / procs, seconds, connections // procs, start_at)
                    for _ in range(procs)]
         await asyncio.sleep(max(0.0, start_at - time.time()))  # measurement window start
-        cpu0 = cpu_seconds(env.ca.pid or 0)
+        cpu0 = env.cpu()
         memory: list[float] = []
 
         async def sample_memory() -> None:
             while True:  # pacing the sampling, not synchronisation
-                memory.append(rss_mb(env.ca.pid or 0))
+                memory.append(env.rss())
                 await asyncio.sleep(1.0)
         sampler = asyncio.create_task(sample_memory())
         results = await asyncio.gather(*futures)
         sampler.cancel()
         elapsed = time.time() - start_at
-        ca_cpu = cpu_seconds(env.ca.pid or 0) - cpu0
-        memory.append(rss_mb(env.ca.pid or 0))
+        ca_cpu = env.cpu() - cpu0
+        memory.append(env.rss())
     latencies = [x for lat, _ in results for x in lat]
     statuses: dict[str, int] = {}
     for _, st in results:
@@ -390,19 +459,31 @@ def main() -> int:
     p.add_argument("--py-spy", default=None, metavar="FILE",
                    help="with --peer: py-spy (installed by hand) on star-ca's first round at "
                         "the highest concurrency, collapsed stacks into FILE")
+    p.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                   help="star-ca's store: its embedded SQLite, or a local PostgreSQL server")
+    p.add_argument("--replicas", default="1",
+                   help="with --database postgres: star-ca processes on the one database, "
+                        "a comma-separated list run in turn (e.g. 1,2)")
     args = p.parse_args()
     phases = args.only or ["flows", "star", "get"]
+    replica_counts = [int(n) for n in args.replicas.split(",")]
+    if args.database == "sqlite" and replica_counts != [1]:
+        p.error("--replicas needs --database postgres (SQLite has one writer)")
     if args.peer:
         if phases != ["flows"]:
             p.error("--peer compares issuance flows only: use it with --only flows")
         from flows_vs_pebble import run as run_peer
         return run_peer(args)
-    print(f"machine: {machine()}; Python {sys.version.split()[0]}")
-    with LocalDNS(ZONE) as dns:
-        for phase in phases:
-            ca = start_ca(dns)
+    print(f"machine: {machine()}; Python {sys.version.split()[0]}; store {args.database}")
+    with contextlib.ExitStack() as stack:
+        dns = stack.enter_context(LocalDNS(ZONE))
+        postgres = (stack.enter_context(LocalPostgres()) if args.database == "postgres"
+                    else None)
+        for phase, replicas in ((ph, n) for ph in phases for n in replica_counts):
+            env = start_env(dns, postgres, replicas)
+            if postgres is not None:
+                banner(f"star-ca x {replicas} on one PostgreSQL database")
             try:
-                env = Env(dns, ca)
                 run: Awaitable[None]
                 if phase == "flows":
                     run = bench_flows(env, args.flows_clients, args.flows_seconds,
@@ -415,7 +496,9 @@ def main() -> int:
                                     args.get_procs)
                 asyncio.run(run)
             finally:
-                ca.stop()
+                for ca in env.endpoints():
+                    if isinstance(ca, LocalCA):
+                        ca.stop()
     return 0
 
 

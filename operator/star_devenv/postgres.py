@@ -33,6 +33,17 @@ def _bin_dir() -> Path:
     return Path(found[-1]).parent
 
 
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class LocalPostgres:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="star-pg-"))
@@ -88,6 +99,19 @@ class LocalPostgres:
         name = name or "ca_" + secrets.token_hex(4)
         self.psql(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def pids(self) -> list[int]:
+        """The server's processes: the postmaster and its children (one backend per client
+        connection, and the background workers), for their CPU time."""
+        if self._proc is None:
+            return []
+        parents = {self._proc.pid}
+        found: list[int] = []
+        for _ in range(3):  # runuser -> postmaster -> backends
+            children = [pid for pid in _all_pids() if _ppid(pid) in parents]
+            found += children
+            parents = set(children)
+        return found
 
     def stop(self) -> None:
         if self._proc is not None:
