@@ -35,6 +35,8 @@ class Database(Protocol):
     #: Appended to a SELECT of rows the transaction will change: ``FOR UPDATE``, or empty.
     for_update: str
 
+    # Outside a transaction a statement commits on its own (SQLite's autocommit, PostgreSQL's
+    # implicit transaction): a single INSERT ... RETURNING needs no transaction().
     async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None: ...
 
     async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[Row]: ...
