@@ -111,6 +111,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # SharedNonces: PostgreSQL's, kept here too so that every Store method works on both)
     ("ALTER TABLE star_series ADD COLUMN claimed_by TEXT",
      "ALTER TABLE star_series ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0",
+     "CREATE INDEX star_series_leases ON star_series(claimed_until)",
      "CREATE TABLE used_nonces (nonce TEXT PRIMARY KEY, expires REAL NOT NULL)",
      "CREATE INDEX used_nonces_expires ON used_nonces(expires)"),
 )

@@ -348,12 +348,16 @@ class Store:
                 f"RETURNING {self._SER_COLS}", (owner, now, lease, lease, now, now, limit))
         return sorted(map(self._series, rows), key=lambda s: s.next_due)
 
-    async def next_due(self) -> float | None:
-        """When the next series falls due (or its lease runs out), for the scheduler's sleep."""
-        row = await self.db.fetchone(
-            "SELECT MIN(CASE WHEN claimed_until>next_due THEN claimed_until ELSE next_due END) "
-            "FROM star_series WHERE stopped=0", ())
-        return None if row is None or row[0] is None else float(row[0])
+    async def next_due(self, now: float) -> float | None:
+        """When the next series not leased at ``now`` falls due, or the first lease runs out,
+        for the scheduler's sleep. Two index range scans (the due index from its start, the
+        lease index over the few series leased now), not a pass over every series."""
+        due = await self.db.fetchone("SELECT next_due FROM star_series WHERE stopped=0 AND "
+                                     "claimed_until<=? ORDER BY next_due LIMIT 1", (now,))
+        lease = await self.db.fetchone("SELECT claimed_until FROM star_series WHERE "
+                                       "claimed_until>? ORDER BY claimed_until LIMIT 1", (now,))
+        found = [float(r[0]) for r in (due, lease) if r is not None and r[0] is not None]
+        return min(found) if found else None
 
     async def save_renewals(self, owner: str, certs: Sequence[CertRow],
                             series: Sequence[Series], stopped_orders: Sequence[Order]

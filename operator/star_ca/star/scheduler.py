@@ -117,7 +117,7 @@ class Scheduler:
                 if batch:
                     await self.renew(batch, now)
                     continue
-                nd = await self.store.next_due()
+                nd = await self.store.next_due(now)
                 timeout = MAX_SLEEP if nd is None else max(0.0, min(MAX_SLEEP, nd - now))
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):

@@ -191,3 +191,16 @@ def test_a_bad_database_url_names_no_password(tmp_path: Path) -> None:
         asyncio.run(open_store("mysql://u:hunter2@h/db", tmp_path / "x"))
     assert "hunter2" not in str(err.value)
 
+
+
+async def test_next_due_skips_leased_series_until_their_lease_ends(
+        open_replica: OpenStore) -> None:
+    """A scheduler sleeps until the next series it could claim, or until a peer's lease on an
+    earlier one runs out (the peer may have died), never busy-waits on a leased one."""
+    store = await open_replica()
+    now = time.time()
+    await _with_series(store, 2, now - 1)
+    assert await store.next_due(now) == now - 1
+    await store.claim_due_series(now, 2, "peer", lease=5)  # both leased until now + 5
+    assert await store.next_due(now) == pytest.approx(now + 5)
+    assert await store.next_due(now + 6) == now - 1  # the lease ran out: due again
