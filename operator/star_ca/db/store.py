@@ -113,6 +113,14 @@ class Store:
     async def order(self, order_id: str) -> Order | None:
         return await self._first(self._ORD + " WHERE id=?", (order_id,), self._order)
 
+    async def orders_by_id(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        """Several orders in one query (a renewal batch's)."""
+        if not order_ids:
+            return {}
+        marks = ",".join("?" * len(order_ids))
+        found = await self._all(self._ORD + f" WHERE id IN ({marks})", order_ids, self._order)
+        return {o.id: o for o in found}
+
     async def order_by_star_token(self, token: str) -> Order | None:
         return await self._first(self._ORD + " WHERE star_token=?", (token,), self._order)
 

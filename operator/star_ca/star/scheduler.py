@@ -132,7 +132,9 @@ class Scheduler:
         """Advance every series in ``batch`` (claimed by this replica) by one certificate, or
         stop it. A cancellation committed during the CAA lookups wins: the store commits
         only for orders still valid, and stops the others' series."""
-        outcomes = await asyncio.gather(*(self._renew_one(s, now) for s in batch))
+        orders = await self.store.orders_by_id([s.order_id for s in batch])  # one query
+        outcomes = await asyncio.gather(*(self._renew_one(s, orders.get(s.order_id), now)
+                                          for s in batch))
         certs = [out.cert for out in outcomes if out.cert is not None]
         stopped = [out.stop_order for out in outcomes if out.stop_order is not None]
         committed = await self.store.save_renewals(
@@ -143,12 +145,11 @@ class Scheduler:
         log.info("renewal batch: %d series, %d certificates", len(batch),
                  sum(c.order_id in committed for c in certs))
 
-    async def _renew_one(self, s: Series, now: float) -> _Outcome:
+    async def _renew_one(self, s: Series, order: Order | None, now: float) -> _Outcome:
         p = params_of(s)
         current = current_seq(p, now)
         seq = max(s.next_seq, current if current is not None else 0)
         w = window(p, seq)
-        order = await self.store.order(s.order_id)
         if w is None or order is None or order.status != "valid":
             s.stopped = True
             return _Outcome(s)
