@@ -16,7 +16,7 @@ from cryptography import x509
 from test_ca_star import star_order
 
 from star_devenv.ca import LocalCA
-from star_devenv.faults_delay import Balancer
+from star_devenv.balancer import Balancer
 from star_devenv.postgres import LocalPostgres
 from tests.postgres_fixtures import postgres  # noqa: F401  (session PostgreSQL)
 
