@@ -75,7 +75,10 @@ async def recover(services: Services) -> None:
         await recover_processing(services)
         return
     while True:
-        await recover_processing(services, started_before=time.time() - STALE_FINALIZE)
+        try:
+            await recover_processing(services, started_before=time.time() - STALE_FINALIZE)
+        except Exception:  # the database away for a while: try again next period
+            log.exception("recovery of orders left in processing failed; retrying")
         await asyncio.sleep(RECOVERY_PERIOD)
 
 
