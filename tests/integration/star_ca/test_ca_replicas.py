@@ -1,8 +1,9 @@
 """Two star-ca replicas on one real PostgreSQL database behind a TCP load balancer that sends
 each connection to the next replica (the client opens one per request): any replica answers
-any request (a nonce from one is good at the other, once), STAR renewals are shared with no
-position signed twice and none skipped, a cancellation at one replica is honoured by the other
-within a second, and killing one replica mid-renewal loses no renewal."""
+any request (a nonce from one is good at the other, once), STAR renewals with both schedulers
+competing for them have no position signed twice and none skipped, a cancellation at one
+replica is honoured by the other within a second, and killing one replica mid-renewal loses no
+renewal."""
 from __future__ import annotations
 
 import time
@@ -86,7 +87,8 @@ def test_one_hierarchy_and_any_replica_answers(replicas: Replicas, dns01_present
     assert _leaf(client.http.get(url)).serial_number == _leaf(client.http.get(url)).serial_number
 
 
-def test_renewals_are_shared_once_each(replicas: Replicas, dns01_present: Any) -> None:
+def test_competing_schedulers_renew_each_position_once(replicas: Replicas,
+                                                      dns01_present: Any) -> None:
     client = replicas.client()
     orders = [star_order(client, dns01_present, lifetime=2, duration=40)[1] for _ in range(4)]
     tokens = [o["star-certificate"].rsplit("/", 1)[1] for o in orders]
@@ -104,10 +106,8 @@ def test_renewals_are_shared_once_each(replicas: Replicas, dns01_present: Any) -
         by_order.setdefault(order_id, []).append(int(seq))
     for seqs in by_order.values():  # no position twice, none skipped
         assert sorted(seqs) == list(range(len(seqs))), seqs
-    signed = [sum(int(line.split(", ")[1].split()[0]) for line in
-                  ca.log_path.read_text().splitlines() if "renewal batch:" in line)
-              for ca in replicas.cas]
-    assert all(n > 0 for n in signed), signed  # both replicas renewed
+    # Which replica wins a claim is a race (one may win them all); that the other takes over
+    # is shown by killing one (test_killing_a_replica_mid_renewal_loses_nothing).
 
 
 def test_a_cancellation_at_one_replica_holds_at_the_other(replicas: Replicas,
