@@ -8,8 +8,8 @@ request's change. WAL with ``synchronous=NORMAL`` survives a ``kill -9`` of the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +50,25 @@ class SqliteDatabase:
         its ``PRAGMA user_version`` bump, so a crash mid-upgrade leaves the old version."""
         self._conn.executescript(SCHEMA)
         while True:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            with self._write() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
                 step = pending_migration(version)
                 if step is None:
-                    self._conn.execute("ROLLBACK")
                     return
                 for statement in step:
-                    self._conn.execute(statement)
-                self._conn.execute(f"PRAGMA user_version={version + 1}")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={version + 1}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction (nesting is not supported, nor needed)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         row: Row | None = self._conn.execute(sql, tuple(args)).fetchone()
@@ -74,14 +79,8 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
-        """One atomic write transaction (nesting is not supported, nor needed)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield SqliteTransaction(self._conn)
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with self._write() as conn:
+            yield SqliteTransaction(conn)
 
     async def close(self) -> None:
         self._conn.close()

@@ -22,6 +22,11 @@ from star_ca.db.rows import (Account, Authz, CertRow, Challenge, Order, Series, 
 T = TypeVar("T")
 
 
+def _marks(values: Sequence[Any]) -> str:
+    """The placeholders of an ``IN (...)`` list of ``values``."""
+    return ",".join("?" * len(values))
+
+
 class Store:
     """The CA's database; see the module docstring for what replicas share."""
 
@@ -117,8 +122,8 @@ class Store:
         """Several orders in one query (a renewal batch's)."""
         if not order_ids:
             return {}
-        marks = ",".join("?" * len(order_ids))
-        found = await self._all(self._ORD + f" WHERE id IN ({marks})", order_ids, self._order)
+        found = await self._all(self._ORD + f" WHERE id IN ({_marks(order_ids)})", order_ids,
+                                self._order)
         return {o.id: o for o in found}
 
     async def order_by_star_token(self, token: str) -> Order | None:
@@ -378,7 +383,7 @@ class Store:
         ids = [s.order_id for s in series]
         if not ids:
             return set()
-        marks = ",".join("?" * len(ids))
+        marks = _marks(ids)
         async with self.db.transaction() as tx:
             held = {r[0] for r in await tx.fetchall(
                 f"SELECT order_id FROM star_series WHERE order_id IN ({marks}) AND claimed_by=?"
