@@ -24,17 +24,27 @@ class Kubectl:
         self.token = token
         self.binary = str(paths.kubectl_binary())
 
-    def run(self, *args: str, input: str | None = None, check: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def _argv(self, args: tuple[str, ...]) -> list[str]:
         argv = [self.binary, f"--kubeconfig={self.kubeconfig}"]
         if self.token:
             argv.append(f"--token={self.token}")
-        argv += list(args)
+        return argv + list(args)
+
+    def run(self, *args: str, input: str | None = None, check: bool = True,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        argv = self._argv(args)
         proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, "KUBECONFIG": str(self.kubeconfig)})
         if check and proc.returncode != 0:
             raise KubectlError(list(args), proc.returncode, proc.stderr)
         return proc
+
+    def watch(self, *args: str) -> subprocess.Popen[str]:
+        """``kubectl get ... --watch`` as a running process whose stdout has one output per
+        change, as the API server's watch delivers it (the caller stops it)."""
+        return subprocess.Popen(self._argv(("get", *args, "--watch")), stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True,
+                                env={**os.environ, "KUBECONFIG": str(self.kubeconfig)})
 
     def apply(self, manifest: str | Mapping[str, Any]) -> str:
         text = manifest if isinstance(manifest, str) else json.dumps(manifest)

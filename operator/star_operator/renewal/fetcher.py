@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from star_operator.errors import ReasonedError
-from star_operator import acme, metrics, pem, sessions, timeutil
+from star_operator import acme, k8s, metrics, pem, sessions, timeutil
 from star_operator import constants as c
 from star_operator.secrets import ownership, payload, writer
 from star_operator.verify import KeyRef, VerificationError, VerifiedCertificate, verify_certificate
@@ -25,6 +25,15 @@ K = TypeVar("K", bound=KeyRef)
 
 class CycleError(ReasonedError):
     """A cycle failed for a reason we can name (becomes the condition reason)."""
+
+
+#: Verification failures that the Secret as it stands now may cure (a key staged since the
+#: version a cycle verified against).
+KEY_REASONS = frozenset({"KeyMismatch", "KeyMissing"})
+
+
+class _SecretChanged(Exception):
+    """The Secret a rotation remembered is no longer the Secret: read it and decide again."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +57,9 @@ class CycleResult:
     certificate: VerifiedCertificate
     fetched: acme.StarFetch
     secret_changed: bool
+    #: The target Secret as this cycle left it, when it also holds the key: the next rotation
+    #: verifies against it and writes over exactly that version without reading it first.
+    secret: Mapping[str, Any] | None = None
 
 
 async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str,
@@ -135,47 +147,75 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
 
     ``installed`` is this object's previous successful cycle: when the CA still serves that
     very chain (it has not published the next one yet) and it is still valid, nothing is read,
-    verified or written again, so re-polls around a publication cost one GET at the CA.
-    ``store`` (Secrets read and written) and ``fetch`` (the CA) are fakes in unit tests.
+    verified or written again, so re-polls around a publication cost one GET at the CA. A new
+    chain is verified against the Secret as that cycle left it and written over that very
+    version (its resourceVersion makes the PUT conditional), so a rotation costs one PUT and no
+    GET. Whatever changed the Secret since, a key staged (verification fails), any other write
+    (409) or a deletion (404), sends the cycle back to a fresh read, where the key is checked
+    again: a Secret deleted under the loop is never re-created from the remembered copy, whose
+    key went with it. ``store`` (Secrets read and written) and ``fetch`` (the CA) are fakes in
+    unit tests.
     """
     inputs = await resolve_inputs(namespace, spec, store=store)
     with metrics.time_acme("star-certificate-get"):
         fetched = await fetch(inputs.url, inputs.ca_pem)
     if (installed is not None and fetched.chain_pem == installed.fetched.chain_pem
             and installed.certificate.not_after > timeutil.utcnow()):
-        return CycleResult(certificate=installed.certificate, fetched=fetched,
-                           secret_changed=False)
+        return dataclasses.replace(installed, fetched=fetched, secret_changed=False)
     own_key = inputs.key_secret_name == inputs.secret_name
-    key_secret = await store.get_secret(namespace, inputs.key_secret_name)
-    cert, key_pem = verify_with_keys(
-        fetched.chain_pem, candidate_keys(key_secret, inputs.key_field), inputs.ca_pem,
-        expected_names=inputs.expected_names, end_date=inputs.end_date, clock_skew=clock_skew,
-        key_source=f"Secret {inputs.key_secret_name} ({inputs.key_field!r} or "
-                   f"{c.STAGED_KEY!r})")
     who = payload.SecretIdentity(certificate_name=name, issuer_name=inputs.issuer_name,
                                  star_certificate_url=inputs.url)
-    result = await write_verified(namespace, inputs.secret_name, cert, key_pem, inputs.ca_pem,
-                                  who, claim=claim, adopt_unmanaged=own_key,
-                                  known=key_secret if own_key else writer.UNREAD, store=store)
-    return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed)
+
+    async def install(key_secret: Mapping[str, Any] | None, *,
+                      remembered: bool) -> CycleResult:
+        try:
+            cert, key_pem = verify_with_keys(
+                fetched.chain_pem, candidate_keys(key_secret, inputs.key_field), inputs.ca_pem,
+                expected_names=inputs.expected_names, end_date=inputs.end_date,
+                clock_skew=clock_skew, key_source=f"Secret {inputs.key_secret_name} "
+                                                  f"({inputs.key_field!r} or {c.STAGED_KEY!r})")
+            result = await write_verified(
+                namespace, inputs.secret_name, cert, key_pem, inputs.ca_pem, who, claim=claim,
+                adopt_unmanaged=own_key, known=key_secret if own_key else writer.UNREAD,
+                reread_on_conflict=not remembered, store=store)
+        except CycleError as exc:
+            if remembered and exc.reason in KEY_REASONS:
+                raise _SecretChanged() from exc
+            raise
+        except (k8s.Conflict, k8s.NotFound) as exc:
+            if remembered:
+                raise _SecretChanged() from exc
+            raise
+        return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed,
+                           secret=result.secret if own_key else None)
+
+    if own_key and installed is not None and installed.secret is not None:
+        try:
+            return await install(installed.secret, remembered=True)
+        except _SecretChanged:
+            pass
+    return await install(await store.get_secret(namespace, inputs.key_secret_name),
+                         remembered=False)
 
 
 async def write_verified(namespace: str, secret_name: str, cert: VerifiedCertificate,
                          key_pem: bytes | None, ca_pem: bytes | None,
                          who: payload.SecretIdentity, *,
                          claim: ownership.Claim, adopt_unmanaged: bool = False,
-                         known: writer.Known = writer.UNREAD,
+                         known: writer.Known = writer.UNREAD, reread_on_conflict: bool = True,
                          store: writer.SecretStore = writer.API_SERVER) -> writer.WriteResult:
     """Install a verified chain with the key it was verified against, in one write (None:
     certificate only, the key is elsewhere); a refusal is a :class:`CycleError` naming why
-    (another owner, or the API server said no)."""
+    (another owner, or the API server said no). ``known``, ``reread_on_conflict``: as in
+    :func:`~star_operator.secrets.writer.write_secret`."""
     material = payload.TlsMaterial(chain_pem=pem.dump_chain(cert.chain), key_pem=key_pem,
                                    ca_pem=ca_pem)
     try:
         return await writer.write_tls_secret(namespace, secret_name, material,
                                              payload.certificate_annotations(cert, who),
                                              claim=claim, adopt_unmanaged=adopt_unmanaged,
-                                             known=known, store=store)
+                                             known=known, reread_on_conflict=reread_on_conflict,
+                                             store=store)
     except writer.SecretConflictError as exc:
         raise CycleError("SecretConflict", str(exc)) from exc
     except writer.SecretWriteError as exc:

@@ -121,11 +121,13 @@ class CertificateLoop:
                  cycle: Cycle = run_cycle, patch_status: StatusPatch = k8s.patch_status,
                  patch_ops: StatusOps = k8s.json_patch_status,
                  poster_for: Callable[[Mapping[str, Any]], EventPoster] = events.poster,
-                 sleep: Sleep = wakeups.sleep, wake: Wake = wakeups.wake) -> None:
+                 sleep: Sleep = wakeups.sleep, wake: Wake = wakeups.wake,
+                 rotated_event_window: float = events.AGGREGATION_WINDOW) -> None:
         """``clock``, ``cycle``, ``patch_status``/``patch_ops``, ``poster_for``, ``sleep`` and
         ``wake`` are the loop's outside world (the process's clock, the CA and Secrets, the API
         server's status merge and JSON patches, Events on the owning StarOrder, the wake-ups);
-        unit tests pass fakes."""
+        unit tests pass fakes. ``Rotated`` Events are at most one per
+        ``rotated_event_window`` seconds (:class:`~star_operator.events.Throttle`)."""
         self.namespace, self.name = namespace, name
         self.clock, self.cycle = clock, cycle
         self.patch_status, self.patch_ops = patch_status, patch_ops
@@ -137,6 +139,8 @@ class CertificateLoop:
         self.logger = logger
         self.timing = timing
         self.clock_skew = clock_skew
+        self.rotated_events = events.Throttle(rotated_event_window,
+                                              clock=lambda: self.clock().timestamp())
         self.state = LoopState.from_status(body.get("status") or {}, self._spec_fp())
         # what a previous run recorded was mirrored then (the StarOrder handler re-derives
         # its Ready on resume), so only changes from here on are copied
@@ -242,11 +246,19 @@ class CertificateLoop:
             lastFetch=timeutil.format_time(now), rotations=st.rotations, failures=0,
             lastError=None)
         if rotated:
-            self.post_event("Normal", "Rotated",
-                            f"Secret {spec['secretName']} now holds serial {cert.serial} "
-                            f"(notAfter {timeutil.format_time(cert.not_after)})")
+            self._report_rotation(spec["secretName"], cert.serial, cert.not_after)
             if not owner_has_it:
                 await self._mirror_to_owner(cert.not_after)
+
+    def _report_rotation(self, secret: str, serial: str, not_after: datetime.datetime) -> None:
+        """A Rotated Event, unless one was posted within the window (``status.rotations``
+        counts every rotation; the next Event says how many it stands for)."""
+        count = self.rotated_events.occurred()
+        if count:
+            folded = f"; {count} rotations since the last Rotated Event" if count > 1 else ""
+            self.post_event("Normal", "Rotated",
+                            f"Secret {secret} now holds serial {serial} "
+                            f"(notAfter {timeutil.format_time(not_after)}){folded}")
 
     async def _failure(self, reason: str, message: str) -> None:
         st = self.state

@@ -94,6 +94,9 @@ class WriteResult:
 
     changed: bool
     resource_version: str
+    #: The Secret as it stands after the write (the API server's answer, or what was read when
+    #: nothing needed writing): a caller that writes it again can pass it as ``known``.
+    secret: Mapping[str, Any] | None = None
 
 
 async def _put(store: SecretStore, namespace: str, name: str,
@@ -111,6 +114,7 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                        adopt_unmanaged: bool = False,
                        known: Known = UNREAD,
                        secret_type: str = payload.TLS_TYPE,
+                       reread_on_conflict: bool = True,
                        store: SecretStore = API_SERVER) -> WriteResult:
     """Create or conditionally replace a Secret with ``data`` merged in, as ``claim.owner``.
 
@@ -122,7 +126,11 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
     just read it (None: absent; see :data:`UNREAD`): the first attempt uses it instead of
     another GET (its resourceVersion still makes the write conditional, and a create of what
     was absent fails if it exists; a 409 re-reads). ``secret_type``: the type of a new Secret.
-    ``store``: where the Secret lives (the API server; a fake in tests).
+    ``reread_on_conflict=False``: the Secret changed (409) or deleted (404) since ``known`` is
+    raised as :class:`~star_operator.k8s.Conflict` / :class:`~star_operator.k8s.NotFound`
+    instead of re-applying ``data`` to a fresh read, for a caller whose ``data`` was derived
+    from ``known`` (a rotation verified its key there) and must decide again. ``store``: where
+    the Secret lives (the API server; a fake in tests).
     """
     for attempt in range(MAX_ATTEMPTS):
         if attempt == 0 and known is not UNREAD:
@@ -136,14 +144,21 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
                                    labels=labels, drop_keys=drop_keys,
                                    secret_type=secret_type)
         if existing is not None and payload.data_equal(existing, body):
-            return WriteResult(False, existing["metadata"].get("resourceVersion", ""))
+            return WriteResult(False, existing["metadata"].get("resourceVersion", ""), existing)
         try:
             result = await _put(store, namespace, name, existing, body)
         except k8s.Conflict:
+            if not reread_on_conflict:
+                raise
             continue  # someone wrote in between (or created it): re-read and re-apply
+        except k8s.NotFound as exc:
+            if not reread_on_conflict:
+                raise
+            # deleted in between: not re-created from what was read (its key went with it)
+            raise SecretWriteError(namespace, name, exc) from exc
         except k8s.ApiError as exc:
             raise SecretWriteError(namespace, name, exc) from exc
-        return WriteResult(True, result["metadata"].get("resourceVersion", ""))
+        return WriteResult(True, result["metadata"].get("resourceVersion", ""), result)
     raise k8s.Conflict(409, "Conflict", f"Secret {namespace}/{name}: gave up after "
                                         f"{MAX_ATTEMPTS} conflicting writes")
 
@@ -151,17 +166,18 @@ async def write_secret(namespace: str, name: str, *, data: Mapping[str, str],
 async def write_tls_secret(namespace: str, name: str, material: payload.TlsMaterial,
                            annotations: Mapping[str, str], *, claim: ownership.Claim,
                            adopt_unmanaged: bool = False,
-                           known: Known = UNREAD,
+                           known: Known = UNREAD, reread_on_conflict: bool = True,
                            store: SecretStore = API_SERVER) -> WriteResult:
     """Write certificate chain, key and CA together (the rotation step); a certificate-only
-    ``material`` removes any key from the Secret in the same write and creates it ``Opaque``."""
+    ``material`` removes any key from the Secret in the same write and creates it ``Opaque``.
+    ``known``, ``reread_on_conflict``: as in :func:`write_secret`."""
     cert_only = material.certificate_only
     return await write_secret(namespace, name, data=payload.tls_data(material),
                               claim=claim, annotations=annotations,
                               adopt_unmanaged=adopt_unmanaged, known=known,
                               drop_keys=payload.KEY_FIELDS if cert_only else (c.STAGED_KEY,),
                               secret_type=payload.OPAQUE_TYPE if cert_only else payload.TLS_TYPE,
-                              store=store)
+                              reread_on_conflict=reread_on_conflict, store=store)
 
 
 async def stage_private_key(namespace: str, name: str, key_pem: bytes, *,

@@ -208,8 +208,23 @@ class FakeSecrets:
     async def replace_secret(self, namespace: str, name: str,
                              body: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"replace {name}")
-        self.secrets[name] = copy.deepcopy(dict(body))
-        return copy.deepcopy(dict(body))  # the API server's answer: a copy, as over the wire
+        stored = self.secrets.get(name)
+        if stored is None:
+            raise k8s.NotFound(404, "NotFound", f"secrets {name!r} not found")
+        version = stored["metadata"].get("resourceVersion")
+        if body["metadata"].get("resourceVersion") not in (None, version):
+            raise k8s.Conflict(409, "Conflict", "the object has been modified")
+        written = copy.deepcopy(dict(body))
+        written["metadata"] = {**written["metadata"], "resourceVersion": str(int(version or 0) + 1)}
+        self.secrets[name] = written
+        return copy.deepcopy(written)  # the API server's answer: a copy, as over the wire
+
+    def edit(self, name: str, **data: str) -> None:
+        """Someone else's write to a Secret: ``data`` merged in, a new resourceVersion."""
+        stored = self.secrets[name]
+        stored["data"] = {**(stored.get("data") or {}), **data}
+        stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]
+                                                        .get("resourceVersion") or 0) + 1)
 
 
 class FakeObjects:

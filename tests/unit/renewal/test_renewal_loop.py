@@ -67,7 +67,7 @@ class World:
     """Everything outside one StarCertificate's loop, recorded."""
 
     def __init__(self, *, end_date: datetime.datetime | None = None,
-                 owned: bool = False) -> None:
+                 owned: bool = False, event_window: float = 600.0) -> None:
         self.pki, self.clock = Pki(), Clock()
         self.answers: list[acme.StarFetch | Exception] = []
         self.fetches: list[str] = []
@@ -102,7 +102,7 @@ class World:
             timing=TIMING, owner_exists=lookup({ME, ORDER}), clock=self.clock,
             cycle=functools.partial(fetcher.run_cycle, store=self.secrets, fetch=self.fetch),
             patch_status=self.patch_status, patch_ops=self.patch_ops,
-            poster_for=self.poster_for, sleep=self.sleep)
+            poster_for=self.poster_for, sleep=self.sleep, rotated_event_window=event_window)
 
     async def patch_status(self, plural: str, namespace: str | None, name: str,
                            fields: Any) -> dict[str, Any]:
@@ -181,7 +181,8 @@ async def test_a_due_certificate_is_fetched_written_and_the_next_fetch_planned()
     assert w.fetches == [STAR_URL, STAR_URL]
     assert w.status["rotations"] == 2 and w.secret_chain() == second.chain_pem
     assert [e[1] for e in w.events] == ["Rotated", "Rotated"]
-    assert w.secrets.calls == ["get tls", "replace tls", "get tls", "replace tls"]
+    # the second rotation writes over the version the first left, without reading it again
+    assert w.secrets.calls == ["get tls", "replace tls", "replace tls"]
 
 
 async def test_a_key_staged_since_the_last_write_is_read_before_the_next_rotation() -> None:
@@ -190,12 +191,66 @@ async def test_a_key_staged_since_the_last_write_is_read_before_the_next_rotatio
     await w.loop.step()
     await w.loop.step()  # sleeps until due
     w.pki.leaf_key = key()  # a new key, staged in the Secret by someone else meanwhile
-    w.secrets.secrets["tls"]["data"][c.STAGED_KEY] = payload.b64(key_pem(w.pki.leaf_key))
+    w.secrets.edit("tls", **{c.STAGED_KEY: payload.b64(key_pem(w.pki.leaf_key))})
     third = w.publish(T0 - datetime.timedelta(seconds=30))
     await w.loop.step()
     assert w.ready() == ("True", "Current") and w.secret_chain() == third.chain_pem
     assert payload.unb64(w.secrets.secrets["tls"]["data"][c.TLS_KEY]) == key_pem(w.pki.leaf_key)
+    # the remembered version's key does not match the new chain: read, verify, write
     assert w.secrets.calls == ["get tls", "replace tls", "get tls", "replace tls"]
+    assert c.STAGED_KEY not in w.secrets.secrets["tls"]["data"]
+
+
+async def test_a_secret_written_by_someone_else_is_read_again_and_its_fields_kept() -> None:
+    w = World()
+    w.publish()
+    await w.loop.step()
+    await w.loop.step()
+    w.secrets.edit("tls", extra=payload.b64(b"someone else's"))  # same key, a new version
+    third = w.publish(T0 - datetime.timedelta(seconds=30))
+    await w.loop.step()
+    assert w.ready() == ("True", "Current") and w.secret_chain() == third.chain_pem
+    # the PUT over the remembered version is refused (409): read, verify again, write
+    assert w.secrets.calls == ["get tls", "replace tls", "replace tls", "get tls",
+                               "replace tls"]
+    assert w.secrets.secrets["tls"]["data"]["extra"] == payload.b64(b"someone else's")
+
+
+async def test_a_secret_deleted_under_the_loop_is_not_recreated_from_the_remembered_copy(
+        ) -> None:
+    """Deleting the Secret takes its key with it (and frees the name for another claimant):
+    the loop must not put the key it remembers back."""
+    w = World()
+    w.publish()
+    await w.loop.step()
+    await w.loop.step()
+    del w.secrets.secrets["tls"]
+    w.publish(T0 - datetime.timedelta(seconds=30))
+    await w.loop.step()
+    assert "tls" not in w.secrets.secrets
+    assert w.secrets.calls == ["get tls", "replace tls", "replace tls", "get tls"]
+    assert w.ready() == ("True", "RenewalFailing") and "KeyMissing" in w.status["lastError"]
+
+
+async def test_rotations_within_the_event_window_are_folded_into_the_next_rotated_event(
+        ) -> None:
+    """Rotations at 0, 1740, 1771 and 1772 s (the loop's sleeps) with a 1750 s window: the
+    first is posted, the second held back, the third posted counting both, the fourth held
+    back; status counts every one."""
+    w = World(event_window=1750.0)
+    w.publish()
+    await w.loop.step()
+    for n in range(1, 4):
+        await w.loop.step()  # sleeps until due
+        w.publish(T0 - datetime.timedelta(seconds=30 - n))
+        await w.loop.step()
+    assert w.sleeps == [1740.0, 31.0, 1.0]
+    assert w.status["rotations"] == 4
+    rotated = [e[2] for e in w.events if e[1] == "Rotated"]
+    assert len(rotated) == 2, rotated
+    assert "rotations since" not in rotated[0]
+    assert rotated[1].endswith("; 2 rotations since the last Rotated Event")
+    assert w.status["serial"] not in rotated[1]  # the fourth, held back
 
 
 async def test_woken_early_it_fetches_at_once() -> None:

@@ -113,6 +113,33 @@ def test_endless_conflicts_give_up_after_a_bound() -> None:
     assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"OLD"
 
 
+@pytest.mark.parametrize("error", [k8s.Conflict(409, "Conflict", "modified"),
+                                   k8s.NotFound(404, "NotFound", "secrets \"tls\" not found")])
+def test_a_known_version_gone_stale_is_raised_not_re_applied(error: k8s.ApiError) -> None:
+    """A rotation's data (its key) was checked against ``known``: after a 409 or 404 on it the
+    caller decides again on a fresh read, so the writer neither re-reads nor re-creates."""
+    store = FakeSecrets()
+    known = _write(store, payload.TlsMaterial(b"OLD", b"KEY")).secret
+    assert known == store.secrets["tls"]
+    store.requests.clear()
+    store.fail_next = [error]
+    with pytest.raises(type(error)):
+        asyncio.run(writer.write_tls_secret("ns", "tls", payload.TlsMaterial(b"NEW", b"KEY"),
+                                            {}, claim=CLAIM, known=known,
+                                            reread_on_conflict=False, store=store))
+    assert store.requests == [("PUT", "tls")]
+    assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"OLD"
+
+
+def test_a_secret_deleted_between_read_and_write_is_not_re_created() -> None:
+    store = FakeSecrets()
+    _write(store, payload.TlsMaterial(b"OLD", b"KEY"))
+    store.fail_next = [k8s.NotFound(404, "NotFound", "secrets \"tls\" not found")]
+    with pytest.raises(writer.SecretWriteError, match="404"):
+        _write(store, payload.TlsMaterial(b"NEW", b"KEY"))
+    assert store.requests[-2:] == [("GET", "tls"), ("PUT", "tls")]
+
+
 @pytest.mark.parametrize("error,hint", [
     (k8s.ApiError(403, "Forbidden", "secrets is forbidden"), "RBAC"),
     (k8s.ApiError(422, "Invalid", "field is immutable"), "immutable"),
