@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from star_operator import config, context, k8s, kubelogin, metrics, sessions
+from star_operator import config, context, k8s, kubelogin, metrics, persistence, sessions
 from star_operator import constants as c
 from star_operator.handlers import csrtemplate, delegation, starcertificate, starorder  # noqa: F401
 from star_operator.handlers import starissuer  # noqa: F401
@@ -23,10 +23,8 @@ _metrics_started = threading.Event()
 def apply_settings(settings: kopf.OperatorSettings, cfg: config.Config) -> None:
     """Our own finalizer and annotation prefix, quiet event posting, fast error backoffs."""
     settings.persistence.finalizer = c.FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix=c.ANNOTATION_PREFIX, v1=False)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=c.ANNOTATION_PREFIX, key="last-handled-configuration", v1=False)
+    settings.persistence.progress_storage = persistence.PROGRESS
+    settings.persistence.diffbase_storage = persistence.DIFFBASE
     # kopf's own per-handler chatter would be an Event per handler run at 1,000 objects;
     # our domain code posts the Events that matter explicitly.
     settings.posting.level = logging.WARNING
