@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
+import json
 import logging
 from typing import Any
 
@@ -183,6 +184,19 @@ async def test_a_due_certificate_is_fetched_written_and_the_next_fetch_planned()
     assert [e[1] for e in w.events] == ["Rotated", "Rotated"]
     # the second rotation writes over the version the first left, without reading it again
     assert w.secrets.calls == ["get tls", "replace tls", "replace tls"]
+
+
+async def test_the_remembered_secret_is_the_written_version_kept_as_compact_json() -> None:
+    w = World()
+    w.publish()
+    await w.loop.step()
+    assert w.loop.state.installed is not None
+    kept = w.loop.state.installed[1].secret
+    assert isinstance(kept, bytes) and b": " not in kept
+    assert json.loads(kept) == w.secrets.secrets["tls"]  # resourceVersion included
+    with_fields = {**w.secrets.secrets["tls"], "metadata": {
+        **w.secrets.secrets["tls"]["metadata"], "managedFields": [{"manager": "kubectl"}]}}
+    assert "managedFields" not in json.loads(fetcher.remember(with_fields) or b"")["metadata"]
 
 
 async def test_a_key_staged_since_the_last_write_is_read_before_the_next_rotation() -> None:
