@@ -62,8 +62,9 @@ class CycleResult:
     #: verifies against it and writes over exactly that version without reading it first.
     #: Compact JSON (:func:`remember`), not the parsed object: a loop keeps it for a whole
     #: lifetime, and a STAR Secret is about 4.5 KB as JSON but 8 KB parsed, times every
-    #: StarCertificate (80 MB of the operator's memory at 10,000).
-    secret: bytes | None = None
+    #: StarCertificate (80 MB of the operator's memory at 10,000). It holds the private key, so
+    #: it is left out of the repr (a logged result must not carry it).
+    secret: bytes | None = dataclasses.field(default=None, repr=False)
 
 
 def remember(secret: Mapping[str, Any] | None) -> bytes | None:

@@ -95,8 +95,9 @@ class WriteResult:
     changed: bool
     resource_version: str
     #: The Secret as it stands after the write (the API server's answer, or what was read when
-    #: nothing needed writing): a caller that writes it again can pass it as ``known``.
-    secret: Mapping[str, Any] | None = None
+    #: nothing needed writing): a caller that writes it again can pass it as ``known``. Not in
+    #: the repr: it may hold the private key.
+    secret: Mapping[str, Any] | None = dataclasses.field(default=None, repr=False)
 
 
 async def _put(store: SecretStore, namespace: str, name: str,
