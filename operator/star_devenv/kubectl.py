@@ -30,11 +30,14 @@ class Kubectl:
             argv.append(f"--token={self.token}")
         return argv + list(args)
 
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
     def run(self, *args: str, input: str | None = None, check: bool = True,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
         argv = self._argv(args)
         proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "KUBECONFIG": str(self.kubeconfig)})
+                              env=self._env())
         if check and proc.returncode != 0:
             raise KubectlError(list(args), proc.returncode, proc.stderr)
         return proc
@@ -43,8 +46,7 @@ class Kubectl:
         """``kubectl get ... --watch`` as a running process whose stdout has one output per
         change, as the API server's watch delivers it (the caller stops it)."""
         return subprocess.Popen(self._argv(("get", *args, "--watch")), stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True,
-                                env={**os.environ, "KUBECONFIG": str(self.kubeconfig)})
+                                stderr=subprocess.DEVNULL, text=True, env=self._env())
 
     def apply(self, manifest: str | Mapping[str, Any]) -> str:
         text = manifest if isinstance(manifest, str) else json.dumps(manifest)
