@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from star_operator import acme, k8s, metrics, pem, timeutil
+from star_operator import acme, conditions, k8s, metrics, pem, timeutil
 from star_operator.backoff import Backoff
 from star_operator import constants as c
 from star_operator.csr_template import TemplateRequestError, Violation, check_csr
@@ -58,6 +58,8 @@ RECHECK_DELAY = 300.0  # refusals are re-examined this often (a template may hav
 #: owner or the Secret deleted), and one GET per half minute per conflicting StarOrder costs
 #: nothing, where the ordinary 10-minute cap would leave the freed name unserved that long.
 SECRET_CONFLICT_RECHECK = 30.0
+#: Ready reason of a StarOrder whose target Secret another owner holds.
+SECRET_CONFLICT = "SecretConflict"
 #: Ready reason of a valid native STAR order for ``spec.csr``: issued, fetched elsewhere.
 DELEGATED = "Delegated"
 
@@ -202,7 +204,7 @@ async def prepare_key(job: OrderJob, policy: TemplatePolicy,
         await reject(job, "TemplateViolation", violations)
     if stored is None:
         await stage_key(job, generated.key_pem, secret)
-        await job.recorder.ready(
+        job.recorder.defer_ready(  # written with the newOrder marker (or the attempt's failure)
             False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; "
                                 "placing the STAR order",
             phase=c.Phase.KEY_STAGED, csr=csr.public_bytes(serialization.Encoding.PEM).decode(),
@@ -219,7 +221,7 @@ async def _accept_given_csr(job: OrderJob, policy: TemplatePolicy, req: request.
     violations = violations + more
     if violations or csr is None:
         await reject(job, "TemplateViolation", violations)
-    await job.recorder.ready(
+    job.recorder.defer_ready(  # nothing outside to record: goes with the next write
         False, "CsrAccepted", f"the CSR in spec.csr conforms to CsrTemplate {policy.name}; "
                               "placing the order (no key is generated: it stays with the "
                               "CSR's maker)",
@@ -232,7 +234,17 @@ async def _accept_given_csr(job: OrderJob, policy: TemplatePolicy, req: request.
 async def claim_secret(job: OrderJob) -> dict[str, Any] | None:
     """The target Secret (None: absent), if this StarOrder may write it; otherwise Ready=False
     ``SecretConflict`` naming the owner, a Warning Event, and :class:`Retry` with backoff: once
-    the owner is deleted (or the Secret is), a later attempt proceeds."""
+    the owner is deleted (or the Secret is), a later attempt proceeds.
+
+    Read only when something may be in it for this StarOrder (a key staged by an earlier
+    attempt, ``status.csr``) or when the last attempt found it held. Otherwise it is taken as
+    absent, the usual case of a new StarOrder: the key is then staged by a create, and a
+    Secret that exists after all fails that create (409), is read and checked then
+    (:func:`~star_operator.secrets.writer.write_secret`), refused as before if it is another's,
+    nothing written. One GET less per new order. The claim then holds for a key staged
+    through :func:`stage_key` only."""
+    if not _read_before_staging(job):
+        return None
     name = job.spec["secretName"]
     secret = await job.secrets.get_secret(job.namespace, name)
     try:
@@ -242,8 +254,17 @@ async def claim_secret(job: OrderJob) -> dict[str, Any] | None:
     return secret
 
 
+def _read_before_staging(job: OrderJob) -> bool:
+    """Whether :func:`claim_secret` reads the Secret (see there). Always for ``spec.csr``: no
+    key is staged there, so no create would find the Secret held before the order is placed."""
+    rec = job.recorder
+    ready = conditions.get_condition(rec.get("conditions"), conditions.READY) or {}
+    return (bool(rec.get("csr")) or ready.get("reason") == SECRET_CONFLICT
+            or bool(delegated.csr_text(job.spec)))
+
+
 async def _secret_conflict(job: OrderJob, exc: ownership.SecretConflictError) -> None:
-    await job.recorder.ready(False, "SecretConflict", str(exc), event="Warning",
+    await job.recorder.ready(False, SECRET_CONFLICT, str(exc), event="Warning",
                              lastError=str(exc))
     raise Retry(str(exc), job.backoff.capped(SECRET_CONFLICT_RECHECK).delay(job.retry + 1)) \
         from exc
@@ -299,6 +320,7 @@ async def place_order(job: OrderJob, client: acme.AcmeClient, req: request.Order
         with metrics.time_acme("new-order"):
             order = await client.new_order(list(req.names), renewal)
     else:
+        await job.recorder.flush()  # the staged key's record, before anything is ordered
         wanted = req.lifetime + (req.lifetime_adjust or 0)
         order = await series_renewal.place(
             client, list(req.names), profile=profile, replaces=None,
@@ -511,7 +533,7 @@ async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMa
                         phase=c.Phase.VALID, lastError=None)
     elif order.status == "valid" and order.star_certificate:
         await follow_star_certificate(job, policy, material.ca_pem, req, order,
-                                      order.star_certificate, f"STAR order {order.url}")
+                                      order.star_certificate)
     elif order.status in ("invalid", "canceled"):
         detail = str(order.error) if order.error else f"order is {order.status} at the CA"
         phase = c.Phase.FAILED if order.status == "invalid" else c.Phase.CANCELED
@@ -527,19 +549,19 @@ async def _settle(job: OrderJob, policy: TemplatePolicy, material: accounts.CaMa
 
 
 async def follow_star_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: bytes | None,
-                                  req: request.OrderRequest, order: acme.Order, star_url: str,
-                                  described: str) -> None:
-    """A valid STAR order (at the CA, or Order1 at a delegation front end: ``described`` names
-    it in the Event) handed to the StarOrder's StarCertificate, which fetches from its
-    star-certificate URL ``star_url``; Ready then follows that StarCertificate."""
+                                  req: request.OrderRequest, order: acme.Order,
+                                  star_url: str) -> None:
+    """A valid STAR order (at the CA, or Order1 at a delegation front end) handed to the
+    StarOrder's StarCertificate, which fetches from its star-certificate URL ``star_url``;
+    Ready then follows that StarCertificate. No Event of its own: the ``Issued`` Event of the
+    first certificate follows within a fetch (or a Warning saying why not), and the order's
+    URL is in status (an ``OrderValid`` Event before it was one API request per new order)."""
     # Recorded before the StarCertificate exists, so its loop's later Ready (mirrored by
     # readiness.mirror_to_order) can never be overwritten by this write.
     ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
     await job.recorder.ready(ready, reason, message, starCertificateURL=star_url,
                              orderState=order.status, phase=c.Phase.VALID, lastError=None,
                              certificateName=job.name)
-    job.recorder.post_event("Normal", "OrderValid", f"{described} is valid; fetching "
-                                                    f"certificates from {star_url}")
     cert = await ensure_certificate(job, policy, ca_pem, req, star_url, new=True)
     await ready_valid(job, cert)
 

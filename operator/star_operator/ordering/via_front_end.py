@@ -166,7 +166,7 @@ async def prepare_key(job: OrderJob, front: FrontEnd,
             f"{exc.reason} (delegation {front.delegation.url})")])
         raise  # unreachable: reject raises
     await stage_key(job, generated.key_pem, secret)
-    await job.recorder.ready(
+    job.recorder.defer_ready(  # written with the newOrder marker (or the attempt's failure)
         False, "KeyStaged", f"private key stored in Secret {job.spec['secretName']}; ordering "
                             f"through delegation {front.delegation.url}",
         phase=st.KEY_STAGED, csr=generated.csr_pem.decode(),
@@ -270,8 +270,7 @@ async def _settle(job: OrderJob, front: FrontEnd, req: request.OrderRequest,
         await _install_ordinary(job, front, req, order, order.certificate)
     elif order.status == "valid" and order.star_certificate:
         await follow_star_certificate(job, _issuer_name(job), front.ca_pem, req, order,
-                                      order.star_certificate,
-                                      f"Order1 {order.url} at the delegation front end")
+                                      order.star_certificate)
     elif order.status in ("invalid", "canceled", "valid"):
         detail = (str(order.error) if order.error else
                   "Order1 is valid but has no star-certificate URL" if order.status == "valid"

@@ -117,12 +117,14 @@ async def test_a_first_attempt_goes_pending_key_staged_ordered_valid() -> None:
     assert status["starCertificateURL"] == URL + "/star" and "newOrderAt" not in status
     assert status["accountURL"] == m.ca.account_url and status["mode"] == "Native"
     assert m.fakes.ready() == ("False", readiness.WAITING)  # until the StarCertificate writes
-    assert [e[:2] for e in m.fakes.events] == [("Normal", "OrderValid")]
-    # the key was staged (and recorded) before anything was asked of the CA
-    assert m.secrets.calls == ["get tls", "create tls", "get acct", "get tsig"]
+    assert m.fakes.events == []  # the first certificate's Issued comes from its mirror
+    # the key was staged before anything was asked of the CA, by a create (no read first)
+    assert m.secrets.calls == ["create tls", "get acct", "get tsig"]
     assert m.staged_key() and m.ca.csr_der is not None
-    assert m.fakes.patches[0]["phase"] == c.Phase.KEY_STAGED and "csr" in m.fakes.patches[0]
-    assert "newOrderAt" in m.fakes.patches[1]  # the marker, before newOrder was sent
+    # recorded together with the marker, in the write before newOrder was sent
+    first = m.fakes.patches[0]
+    assert first["phase"] == c.Phase.KEY_STAGED and "csr" in first and "newOrderAt" in first
+    assert len(m.fakes.patches) == 3  # key + marker, the order's URL, valid
     cert = m.certificate()
     assert cert is not None and cert["spec"]["starCertificateURL"] == URL + "/star"
     assert cert["spec"]["dnsNames"] == ["www.star.test"]
@@ -185,10 +187,14 @@ async def test_a_ca_down_is_ca_unreachable_then_the_next_attempt_proceeds() -> N
     assert m.fakes.ready() == ("False", "CAUnreachable")
     assert m.fakes.events[-1][:2] == ("Warning", "CAUnreachable")
     assert "newOrderAt" not in m.fakes.status  # never sent: nothing to adopt later
+    # the staged key's record, held for the newOrder marker, went with the failure instead
+    assert m.fakes.status["phase"] == c.Phase.KEY_STAGED and m.fakes.status["csr"]
+    assert len(m.fakes.patches) == 1
     assert await m.attempt() is None
     assert m.ca.requests[1:] == ["GET directory", NEW_ORDER, f"DNS-01 {URL}", f"GET {URL}",
                                  f"FINALIZE {URL}"]
     assert "lastError" not in m.fakes.status and m.fakes.status["phase"] == c.Phase.VALID
+    assert m.secrets.calls.count("create tls") == 1 and "replace tls" not in m.secrets.calls
 
 
 async def test_an_order_whose_answer_was_lost_is_adopted_not_placed_twice() -> None:
