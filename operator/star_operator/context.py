@@ -17,6 +17,7 @@ from typing import Any
 from star_operator import config
 from star_operator.ordering.client_cache import AccountClients
 from star_operator.secrets import writer
+from star_operator.secrets.handoff import SecretHandoff
 from star_operator.secrets.read_cache import TtlSecretCache
 
 #: The key in kopf's memo.
@@ -25,8 +26,8 @@ MEMO_KEY = "star_operator"
 
 @dataclasses.dataclass(frozen=True)
 class OperatorContext:
-    """The operator's ACME client caches, its bound on concurrent issuances and its cache of
-    the CsrTemplates' Secrets."""
+    """The operator's ACME client caches, its bound on concurrent issuances, its cache of the
+    CsrTemplates' Secrets and the Secrets handed from StarOrders to their StarCertificates."""
 
     #: One registered client per CsrTemplate name (the DNO's account at its CA).
     templates: AccountClients[str]
@@ -40,12 +41,15 @@ class OperatorContext:
     #: The CsrTemplates' Secrets (account key, CA bundle, TSIG key), read once per
     #: ``read_cache.DEFAULT_TTL`` for all their StarOrders rather than once per StarOrder.
     template_secrets: TtlSecretCache
+    #: The Secrets StarOrders just staged keys in, for their StarCertificates' first cycles.
+    staged_secrets: SecretHandoff
 
     @classmethod
     def create(cls, cfg: config.Config) -> OperatorContext:
         return cls(templates=AccountClients(), issuers=AccountClients(),
                    issuance_slots=asyncio.Semaphore(cfg.max_concurrent_issuances),
-                   template_secrets=TtlSecretCache(writer.API_SERVER))
+                   template_secrets=TtlSecretCache(writer.API_SERVER),
+                   staged_secrets=SecretHandoff())
 
     async def close(self) -> None:
         """Close every cached client (operator cleanup)."""

@@ -51,3 +51,8 @@ class Throttle:
             return 0
         self._last, count, self._held = now, self._held, 0
         return count
+
+    def reported_elsewhere(self) -> None:
+        """An occurrence another Event stands for (a first certificate, in the owning
+        StarOrder's ``Issued`` Event): the window starts as if it had been posted here."""
+        self._last, self._held = self.clock(), 0

@@ -41,6 +41,7 @@ def _job(body: kopf.Body, retry: int, logger: kopf.Logger, ctx: context.Operator
                              owner_exists=owner_lookup.exists,
                              templates=ctx.templates, issuers=ctx.issuers,
                              template_secrets=ctx.template_secrets,
+                             handoff=ctx.staged_secrets,
                              objects=WatchedTemplates(_templates(kwargs)))
 
 

@@ -48,6 +48,7 @@ from star_operator.ordering.progress import progress_order
 from star_operator.ordering.templates import TemplatePolicy, TemplateSpecError, parse_template
 from star_operator.renewal.fetcher import CycleError
 from star_operator.secrets import owner_lookup, ownership, payload, writer
+from star_operator.secrets.handoff import SecretHandoff
 from star_operator.secrets.read_cache import TtlSecretCache
 from star_operator.series import install
 from star_operator.series import renewal as series_renewal
@@ -98,6 +99,9 @@ class OrderJob:
     #: The operator's ACME clients by CsrTemplate and by StarIssuer (the handlers pass the
     #: process's, from :class:`~star_operator.context.OperatorContext`); a job built on its
     #: own, as in unit tests, starts with empty ones.
+    #: Where a staged Secret is left for the StarCertificate's first cycle (the process's,
+    #: from :class:`~star_operator.context.OperatorContext`; None: nowhere).
+    handoff: SecretHandoff | None = None
     templates: AccountClients[str] = dataclasses.field(default_factory=AccountClients)
     issuers: AccountClients[tuple[str, str]] = dataclasses.field(
         default_factory=AccountClients)
@@ -275,14 +279,17 @@ async def stage_key(job: OrderJob, key_pem: bytes, secret: Mapping[str, Any] | N
     condition, not a crash (the CA path and the delegation path alike)."""
     secret_name = job.spec["secretName"]
     try:
-        await writer.stage_private_key(job.namespace, secret_name, key_pem, claim=job.claim,
-                                       known=secret, store=job.secrets)
+        staged = await writer.stage_private_key(job.namespace, secret_name, key_pem,
+                                                claim=job.claim, known=secret,
+                                                store=job.secrets)
     except ownership.SecretConflictError as exc:  # claimed by another in between
         await _secret_conflict(job, exc)
     except writer.SecretWriteError as exc:
         await job.recorder.ready(False, "SecretWriteFailed", str(exc), event="Warning",
                                  lastError=str(exc))
         raise Retry(str(exc), job.delay()) from exc
+    if job.handoff is not None:
+        job.handoff.put(job.namespace, secret_name, staged.secret)
 
 
 def _violation_field(field: str | None) -> str:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from star_operator.errors import ReasonedError
 from star_operator import acme, k8s, metrics, pem, sessions, timeutil
 from star_operator import constants as c
-from star_operator.secrets import ownership, payload, writer
+from star_operator.secrets import handoff, ownership, payload, writer
 from star_operator.verify import KeyRef, VerificationError, VerifiedCertificate, verify_certificate
 
 
@@ -60,20 +60,11 @@ class CycleResult:
     secret_changed: bool
     #: The target Secret as this cycle left it, when it also holds the key: the next rotation
     #: verifies against it and writes over exactly that version without reading it first.
-    #: Compact JSON (:func:`remember`), not the parsed object: a loop keeps it for a whole
-    #: lifetime, and a STAR Secret is about 4.5 KB as JSON but 8 KB parsed, times every
-    #: StarCertificate (80 MB of the operator's memory at 10,000). It holds the private key, so
-    #: it is left out of the repr (a logged result must not carry it).
+    #: Compact JSON (:func:`~star_operator.secrets.handoff.compact`), not the parsed object: a
+    #: loop keeps it for a whole lifetime, and a STAR Secret is about 4.5 KB as JSON but 8 KB
+    #: parsed, times every StarCertificate (80 MB of the operator's memory at 10,000). It holds
+    #: the private key, so it is left out of the repr (a logged result must not carry it).
     secret: bytes | None = dataclasses.field(default=None, repr=False)
-
-
-def remember(secret: Mapping[str, Any] | None) -> bytes | None:
-    """``secret`` as :attr:`CycleResult.secret` keeps it (server-owned managedFields left out:
-    a PUT without them keeps the server's)."""
-    if secret is None:
-        return None
-    meta = {k: v for k, v in (secret.get("metadata") or {}).items() if k != "managedFields"}
-    return json.dumps({**secret, "metadata": meta}, separators=(",", ":")).encode()
 
 
 async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str,
@@ -153,7 +144,7 @@ async def download(url: str, ca_pem: bytes) -> acme.StarFetch:
 
 async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
                     claim: ownership.Claim, clock_skew: float = 5.0,
-                    installed: CycleResult | None = None,
+                    installed: CycleResult | None = None, handed: bytes | None = None,
                     store: writer.SecretStore = writer.API_SERVER,
                     fetch: Download = download) -> CycleResult:
     """Fetch the current certificate and, if it verifies, install it as ``claim.owner`` (a
@@ -167,8 +158,10 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
     GET. Whatever changed the Secret since, a key staged (verification fails), any other write
     (409) or a deletion (404), sends the cycle back to a fresh read, where the key is checked
     again: a Secret deleted under the loop is never re-created from the remembered copy, whose
-    key went with it. ``store`` (Secrets read and written) and ``fetch`` (the CA) are fakes in
-    unit tests.
+    key went with it. ``handed``: the Secret as the StarOrder's staging of the key left it
+    (:mod:`star_operator.secrets.handoff`), used the same way by a first cycle, which then
+    reads nothing either. ``store`` (Secrets read and written) and ``fetch`` (the CA) are fakes
+    in unit tests.
     """
     inputs = await resolve_inputs(namespace, spec, store=store)
     with metrics.time_acme("star-certificate-get"):
@@ -201,11 +194,12 @@ async def run_cycle(namespace: str, name: str, spec: Mapping[str, Any], *,
                 raise _SecretChanged() from exc
             raise
         return CycleResult(certificate=cert, fetched=fetched, secret_changed=result.changed,
-                           secret=remember(result.secret) if own_key else None)
+                           secret=handoff.compact(result.secret) if own_key else None)
 
-    if own_key and installed is not None and installed.secret is not None:
+    remembered = installed.secret if installed is not None else handed
+    if own_key and remembered is not None:
         try:
-            return await install(json.loads(installed.secret), remembered=True)
+            return await install(json.loads(remembered), remembered=True)
         except _SecretChanged:
             pass
     return await install(await store.get_secret(namespace, inputs.key_secret_name),

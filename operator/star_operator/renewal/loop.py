@@ -25,6 +25,7 @@ from star_operator.ordering import readiness
 from star_operator.ordering.status import StatusOps, StatusPatch
 from star_operator.renewal import schedule, wakeups
 from star_operator.renewal.fetcher import CycleError, CycleResult, run_cycle
+from star_operator.secrets.handoff import SecretHandoff
 from star_operator.secrets import ownership
 from star_operator.events import EventPoster
 
@@ -122,12 +123,15 @@ class CertificateLoop:
                  patch_ops: StatusOps = k8s.json_patch_status,
                  poster_for: Callable[[Mapping[str, Any]], EventPoster] = events.poster,
                  sleep: Sleep = wakeups.sleep, wake: Wake = wakeups.wake,
-                 rotated_event_window: float = events.AGGREGATION_WINDOW) -> None:
+                 rotated_event_window: float = events.AGGREGATION_WINDOW,
+                 handoff: SecretHandoff | None = None) -> None:
         """``clock``, ``cycle``, ``patch_status``/``patch_ops``, ``poster_for``, ``sleep`` and
         ``wake`` are the loop's outside world (the process's clock, the CA and Secrets, the API
         server's status merge and JSON patches, Events on the owning StarOrder, the wake-ups);
         unit tests pass fakes. ``Rotated`` Events are at most one per
-        ``rotated_event_window`` seconds (:class:`~star_operator.events.Throttle`)."""
+        ``rotated_event_window`` seconds (:class:`~star_operator.events.Throttle`).
+        ``handoff``: where the owning StarOrder left the Secret it staged the key in, for the
+        first cycle (:mod:`star_operator.secrets.handoff`)."""
         self.namespace, self.name = namespace, name
         self.clock, self.cycle = clock, cycle
         self.patch_status, self.patch_ops = patch_status, patch_ops
@@ -139,6 +143,7 @@ class CertificateLoop:
         self.logger = logger
         self.timing = timing
         self.clock_skew = clock_skew
+        self.handoff = handoff
         self.rotated_events = events.Throttle(rotated_event_window,
                                               clock=lambda: self.clock().timestamp())
         self.state = LoopState.from_status(body.get("status") or {}, self._spec_fp())
@@ -191,9 +196,12 @@ class CertificateLoop:
         st, spec_fp = self.state, spec_fingerprint(spec)
         installed = st.installed[1] if st.installed and st.installed[0] == spec_fp else None
         st.installed = None  # after a failure or an edit, the next cycle checks everything
+        handed = (self.handoff.take(self.namespace, spec.get("secretName") or "")
+                  if self.handoff is not None else None)
         try:
             result = await self.cycle(self.namespace, self.name, spec, claim=self.claim,
-                                      clock_skew=self.clock_skew, installed=installed)
+                                      clock_skew=self.clock_skew, installed=installed,
+                                      handed=handed)
         except acme.AcmeProblem as problem:
             kind = ProblemType.of(problem)
             if kind in TERMINAL_PROBLEMS:
@@ -245,10 +253,13 @@ class CertificateLoop:
             notAfter=timeutil.format_time(cert.not_after), dnsNames=list(cert.dns_names),
             lastFetch=timeutil.format_time(now), rotations=st.rotations, failures=0,
             lastError=None)
-        if rotated:
+        if rotated and owner_has_it:
+            # the owner's Ready changed with this certificate (its first, or the first after
+            # a failure), and that write posted the owner's Event: one Event, not two
+            self.rotated_events.reported_elsewhere()
+        elif rotated:
             self._report_rotation(spec["secretName"], cert.serial, cert.not_after)
-            if not owner_has_it:
-                await self._mirror_to_owner(cert.not_after)
+            await self._mirror_to_owner(cert.not_after)
 
     def _report_rotation(self, secret: str, serial: str, not_after: datetime.datetime) -> None:
         """A Rotated Event, unless one was posted within the window (``status.rotations``

@@ -20,6 +20,7 @@ from star_operator.ordering.client_cache import AccountClients
 from star_operator.ordering.issuance import Retry
 from star_operator.ordering.templates import parse_template
 from star_operator.secrets import ownership, payload
+from star_operator.secrets.handoff import SecretHandoff
 from star_operator.secrets.read_cache import TtlSecretCache
 from tests.unit.ordering.fakes import URL, FakeCa, FakeObjects, Fakes, FakeSecrets, lookup
 
@@ -62,6 +63,7 @@ class Machine:
         self.secrets = FakeSecrets(_secret("acct", "tls.key", ACCOUNT_KEY),
                                    _secret("tsig", "secret", TSIG.encode()))
         self.objects = FakeObjects()
+        self.handoff = SecretHandoff()
         if template is not None:
             self.objects.put(c.CSRTEMPLATE_PLURAL, None, template)
         self.templates: AccountClients[str] = AccountClients()
@@ -84,7 +86,8 @@ class Machine:
         await self.templates.get("t", fp, lambda: self.ca, registered)  # type: ignore
         job = self.fakes.job(self.spec, generation=self.generation, secrets=self.secrets,
                              objects=self.objects, templates=self.templates,
-                             owner_exists=lookup(self.owners), template_secrets=self.cache)
+                             owner_exists=lookup(self.owners), template_secrets=self.cache,
+                             handoff=self.handoff)
         job.retry = self.retry
         try:
             await issuance.reconcile(job)
@@ -125,6 +128,8 @@ async def test_a_first_attempt_goes_pending_key_staged_ordered_valid() -> None:
     first = m.fakes.patches[0]
     assert first["phase"] == c.Phase.KEY_STAGED and "csr" in first and "newOrderAt" in first
     assert len(m.fakes.patches) == 3  # key + marker, the order's URL, valid
+    # the Secret as staged, left for the StarCertificate's first cycle
+    assert json.loads(m.handoff.take("ns", "tls") or b"") == m.secrets.secrets["tls"]
     cert = m.certificate()
     assert cert is not None and cert["spec"]["starCertificateURL"] == URL + "/star"
     assert cert["spec"]["dnsNames"] == ["www.star.test"]

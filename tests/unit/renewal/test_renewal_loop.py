@@ -23,7 +23,7 @@ from star_operator.constants import CertState
 from star_operator.renewal import fetcher, wakeups
 from star_operator.renewal.loop import CertificateLoop
 from star_operator.renewal.schedule import Timing
-from star_operator.secrets import ownership, payload
+from star_operator.secrets import handoff, ownership, payload
 from tests.unit.operator.op_pki import cert_pem, issue, key, key_pem
 from tests.unit.ordering.fakes import Fakes, FakeSecrets, lookup
 
@@ -68,7 +68,8 @@ class World:
     """Everything outside one StarCertificate's loop, recorded."""
 
     def __init__(self, *, end_date: datetime.datetime | None = None,
-                 owned: bool = False, event_window: float = 600.0) -> None:
+                 owned: bool = False, event_window: float = 600.0,
+                 handed: handoff.SecretHandoff | None = None) -> None:
         self.pki, self.clock = Pki(), Clock()
         self.answers: list[acme.StarFetch | Exception] = []
         self.fetches: list[str] = []
@@ -103,7 +104,8 @@ class World:
             timing=TIMING, owner_exists=lookup({ME, ORDER}), clock=self.clock,
             cycle=functools.partial(fetcher.run_cycle, store=self.secrets, fetch=self.fetch),
             patch_status=self.patch_status, patch_ops=self.patch_ops,
-            poster_for=self.poster_for, sleep=self.sleep, rotated_event_window=event_window)
+            poster_for=self.poster_for, sleep=self.sleep, rotated_event_window=event_window,
+            handoff=handed)
 
     async def patch_status(self, plural: str, namespace: str | None, name: str,
                            fields: Any) -> dict[str, Any]:
@@ -198,7 +200,31 @@ async def test_the_remembered_secret_is_the_written_version_kept_as_compact_json
     assert key_b64 and key_b64 not in repr(w.loop.state)  # the key stays out of any repr
     with_fields = {**w.secrets.secrets["tls"], "metadata": {
         **w.secrets.secrets["tls"]["metadata"], "managedFields": [{"manager": "kubectl"}]}}
-    assert "managedFields" not in json.loads(fetcher.remember(with_fields) or b"")["metadata"]
+    assert "managedFields" not in json.loads(handoff.compact(with_fields) or b"")["metadata"]
+
+
+async def test_a_first_cycle_writes_over_the_secret_its_star_order_handed_over_unread(
+        ) -> None:
+    handed = handoff.SecretHandoff()
+    w = World(owned=True, handed=handed)
+    handed.put("ns", "tls", w.secrets.secrets["tls"])  # as the StarOrder's staging left it
+    chain = w.publish().chain_pem
+    await w.loop.step()
+    assert w.secret_chain() == chain and w.ready() == ("True", "Current")
+    assert w.secrets.calls == ["replace tls"]
+    assert handed.take("ns", "tls") is None  # taken once
+
+
+async def test_a_handed_secret_written_since_is_read_again_before_the_first_write() -> None:
+    handed = handoff.SecretHandoff()
+    w = World(owned=True, handed=handed)
+    handed.put("ns", "tls", w.secrets.secrets["tls"])
+    w.secrets.edit("tls", extra=payload.b64(b"someone else's"))  # a new version since
+    chain = w.publish().chain_pem
+    await w.loop.step()
+    assert w.secret_chain() == chain and w.ready() == ("True", "Current")
+    assert w.secrets.calls == ["replace tls", "get tls", "replace tls"]  # 409, read, write
+    assert w.secrets.secrets["tls"]["data"]["extra"] == payload.b64(b"someone else's")
 
 
 async def test_a_key_staged_since_the_last_write_is_read_before_the_next_rotation() -> None:
@@ -423,3 +449,21 @@ async def test_an_owned_certificate_tells_its_order_in_one_write_then_one_per_re
     assert w.order_writes[1:] == [("merge", {"notAfter": timeutil.format_time(
         second.not_after)})]
     assert len(w.order_events) == 1
+
+
+async def test_an_owned_certificates_first_rotation_is_the_orders_issued_event_only() -> None:
+    """The StarOrder's Issued Event stands for the first certificate, so the StarCertificate
+    posts no Rotated of its own then, and its window starts there: the rotation 1740 s later
+    (window 1750 s) is held back, the one after the window is posted counting both."""
+    w = World(owned=True, event_window=1750.0)
+    w.publish()
+    await w.loop.step()
+    assert [e[:2] for e in w.order_events] == [("Normal", "Issued")] and w.events == []
+    for n in range(1, 3):
+        await w.loop.step()  # sleeps until due
+        w.publish(T0 - datetime.timedelta(seconds=30 - n))
+        await w.loop.step()
+    assert w.sleeps == [1740.0, 31.0] and w.status["rotations"] == 3
+    assert [e[2] for e in w.events if e[1] == "Rotated"] == [
+        f"Secret tls now holds serial {w.status['serial']} (notAfter {w.status['notAfter']}); "
+        "2 rotations since the last Rotated Event"]
