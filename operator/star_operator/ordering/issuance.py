@@ -578,4 +578,6 @@ async def ready_valid(job: OrderJob, cert: Mapping[str, Any] | None) -> None:
     ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"],
                                                    readiness.certificate_ready(cert))
     event = "Normal" if ready else None if reason == readiness.WAITING else "Warning"
-    await job.recorder.ready(ready, reason, message, event=event)
+    # notAfter: the StarCertificate's alone; one a StarOrder kept from an earlier version
+    # (which copied it at every rotation) would only go stale, so it goes
+    await job.recorder.ready(ready, reason, message, event=event, notAfter=None)

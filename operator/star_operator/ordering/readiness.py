@@ -43,11 +43,8 @@ def certificate_ready(cert: Mapping[str, Any] | None) -> Mapping[str, Any] | Non
 
 async def mirror_to_order(namespace: str, order_name: str, secret_name: str,
                           cert_ready: Mapping[str, Any], post_event: EventPoster, *,
-                          not_after: str | None = None,
                           patch_ops: StatusOps = k8s.json_patch_status) -> bool:
-    """Copy a StarCertificate's Ready onto its owner StarOrder if that is ``Valid`` (and, given
-    ``not_after``, the new certificate's notAfter in the same write: the first certificate
-    changes both, one request instead of two).
+    """Copy a StarCertificate's Ready onto its owner StarOrder if that is ``Valid``.
 
     One JSON Patch whose ``test`` op makes the phase check atomic, and no read: the operator's
     RBAC has no ``get`` on StarOrders (list+watch is kopf's), and a read would cost a call per
@@ -60,8 +57,6 @@ async def mirror_to_order(namespace: str, order_name: str, secret_name: str,
     async def write(patch: dict[str, Any]) -> bool:
         ops = [{"op": "test", "path": "/status/phase", "value": c.Phase.VALID},
                {"op": "add", "path": "/status/conditions", "value": patch["conditions"]}]
-        if not_after is not None:
-            ops.append({"op": "add", "path": "/status/notAfter", "value": not_after})
         try:
             await patch_ops(c.STARORDER_PLURAL, namespace, order_name, ops)
         except k8s.NotFound:

@@ -246,20 +246,19 @@ class CertificateLoop:
                f"{timeutil.format_time(cert.not_after)}")
         if final:
             msg += "; last certificate of the STAR order (end-date), polling stopped"
-        owner_has_it = await self._patch(
+        owner_told = await self._patch(
             ready=True, reason="FinalCertificate" if final else "Current", message=msg,
-            owner_not_after=cert.not_after if rotated else None, serial=cert.serial,
+            serial=cert.serial,
             notBefore=timeutil.format_time(cert.not_before),
             notAfter=timeutil.format_time(cert.not_after), dnsNames=list(cert.dns_names),
             lastFetch=timeutil.format_time(now), rotations=st.rotations, failures=0,
             lastError=None)
-        if rotated and owner_has_it:
+        if rotated and owner_told:
             # the owner's Ready changed with this certificate (its first, or the first after
             # a failure), and that write posted the owner's Event: one Event, not two
             self.rotated_events.reported_elsewhere()
         elif rotated:
             self._report_rotation(spec["secretName"], cert.serial, cert.not_after)
-            await self._mirror_to_owner(cert.not_after)
 
     def _report_rotation(self, secret: str, serial: str, not_after: datetime.datetime) -> None:
         """A Rotated Event, unless one was posted within the window (``status.rotations``
@@ -322,10 +321,9 @@ class CertificateLoop:
 
     # ------------------------------------------------------------------------ plumbing
 
-    async def _patch(self, *, ready: bool, reason: str, message: str,
-                     owner_not_after: datetime.datetime | None = None, **fields: Any) -> bool:
-        """Write status; a change of Ready is mirrored to the owning StarOrder, with
-        ``owner_not_after`` in the same write. True if that notAfter was written."""
+    async def _patch(self, *, ready: bool, reason: str, message: str, **fields: Any) -> bool:
+        """Write status; a change of Ready is mirrored to the owning StarOrder. True if that
+        mirror was written (with an Event on the StarOrder)."""
         st = self.state
         fields.setdefault("state", st.state)
         fields.setdefault("nextFetch", timeutil.format_time(st.next_due))
@@ -340,19 +338,20 @@ class CertificateLoop:
             pass  # deleted meanwhile; kopf stops us shortly
         except k8s.TRANSIENT_ERRORS as exc:
             self.logger.warning("could not record status: %s", exc)
-        return await self._mirror_ready(cond, owner_not_after)
+        return await self._mirror_ready(cond)
 
     def _owner_ref(self) -> Mapping[str, Any] | None:
         """The controlling StarOrder's reference (None for a standalone StarCertificate)."""
         return ownership.controlling_order(self.body)
 
-    async def _mirror_ready(self, cond: Mapping[str, Any],
-                            not_after: datetime.datetime | None) -> bool:
-        """Copy a change of Ready to the owning StarOrder (with an Event there), and
-        ``not_after`` with it; True if written.
+    async def _mirror_ready(self, cond: Mapping[str, Any]) -> bool:
+        """Copy a change of Ready to the owning StarOrder (with an Event there); True if
+        written.
 
         Only on changes, so steady renewal costs no extra calls; a StarOrder must not stay
-        Ready while its Secret cannot get a certificate.
+        Ready while its Secret cannot get a certificate. The certificate's own facts (serial,
+        notAfter) are this StarCertificate's status only: copying notAfter to the StarOrder
+        on every rotation was a third API request per renewal.
         """
         key = _mirror_key(cond)
         ref = self._owner_ref()
@@ -365,8 +364,7 @@ class CertificateLoop:
         try:
             written = await readiness.mirror_to_order(
                 self.namespace, owner, self._spec()["secretName"], cond,
-                self.poster_for(owner_body), patch_ops=self.patch_ops,
-                not_after=timeutil.format_time(not_after) if not_after else None)
+                self.poster_for(owner_body), patch_ops=self.patch_ops)
             self.state.mirrored = key
             return written
         except k8s.TRANSIENT_ERRORS as exc:
@@ -386,13 +384,3 @@ class CertificateLoop:
         if st.next_due is not None:
             metrics.next_fetch.labels(*labels).set(st.next_due.timestamp())
         metrics.ready.labels(*labels).set(1 if ready else 0)
-
-    async def _mirror_to_owner(self, not_after: datetime.datetime) -> None:
-        """Copy notAfter to the owning StarOrder so ``kubectl get starorders`` shows it."""
-        ref = self._owner_ref()
-        if ref is not None:
-            try:
-                await self.patch_status(c.STARORDER_PLURAL, self.namespace, ref["name"],
-                                        {"notAfter": timeutil.format_time(not_after)})
-            except k8s.TRANSIENT_ERRORS as exc:
-                self.logger.debug("could not mirror notAfter to StarOrder: %s", exc)

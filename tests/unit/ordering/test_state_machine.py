@@ -160,6 +160,17 @@ async def test_a_valid_order_follows_its_certificate_without_asking_the_ca() -> 
     assert m.certificate() is cert  # kept, not replaced
 
 
+async def test_a_resumed_valid_order_drops_a_not_after_an_earlier_version_copied() -> None:
+    m = Machine(FakeCa())
+    await m.attempt()
+    m.fakes.status["notAfter"] = "2030-01-01T00:00:00Z"  # copied at every rotation, once
+    patches = len(m.fakes.patches)
+    assert await m.attempt() is None
+    assert "notAfter" not in m.fakes.status and len(m.fakes.patches) == patches + 1
+    assert await m.attempt() is None
+    assert len(m.fakes.patches) == patches + 1  # gone: nothing more to write
+
+
 async def test_the_ca_refusing_new_order_is_retried_with_backoff_and_the_key_kept() -> None:
     m = Machine(FakeCa())
     m.ca.fail("new_order", _problem("rejectedIdentifier", detail="www.star.test"),
