@@ -96,12 +96,12 @@ class OrderJob:
     template_secrets: TtlSecretCache | None = None
     #: Where the CsrTemplate is read and the owned StarCertificate kept (likewise).
     objects: ObjectStore = API_OBJECTS
-    #: The operator's ACME clients by CsrTemplate and by StarIssuer (the handlers pass the
-    #: process's, from :class:`~star_operator.context.OperatorContext`); a job built on its
-    #: own, as in unit tests, starts with empty ones.
     #: Where a staged Secret is left for the StarCertificate's first cycle (the process's,
     #: from :class:`~star_operator.context.OperatorContext`; None: nowhere).
     handoff: SecretHandoff | None = None
+    #: The operator's ACME clients by CsrTemplate and by StarIssuer (the handlers pass the
+    #: process's, from :class:`~star_operator.context.OperatorContext`); a job built on its
+    #: own, as in unit tests, starts with empty ones.
     templates: AccountClients[str] = dataclasses.field(default_factory=AccountClients)
     issuers: AccountClients[tuple[str, str]] = dataclasses.field(
         default_factory=AccountClients)
