@@ -186,28 +186,39 @@ class Fakes:
 
 
 class FakeSecrets:
-    """Secrets by name (any namespace); every call recorded."""
+    """Secrets by name (any namespace) as the API server keeps them: a create of an existing
+    one is a 409, a replace of a missing one a 404, of an older resourceVersion a 409, answers
+    are copies. Every call recorded (``calls``); ``fail_next`` errors answer the next writes."""
 
     def __init__(self, *secrets: dict[str, Any]) -> None:
         self.secrets = {s["metadata"]["name"]: s for s in secrets}
         self.calls: list[str] = []
+        self.fail_next: list[k8s.ApiError] = []
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         self.calls.append(f"get {name}")
-        return self.secrets.get(name)
+        found = self.secrets.get(name)
+        return copy.deepcopy(found) if found is not None else None
+
+    def _failing(self) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
 
     async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"create {body['metadata']['name']}")
+        self._failing()
         if body["metadata"]["name"] in self.secrets:
             raise k8s.Conflict(409, "AlreadyExists", f"secrets {body['metadata']['name']!r} "
                                                       "already exists")
-        stored = {**body, "metadata": {**body["metadata"], "resourceVersion": "1"}}
+        stored = copy.deepcopy(dict(body))
+        stored["metadata"] = {**stored["metadata"], "resourceVersion": "1"}
         self.secrets[body["metadata"]["name"]] = stored
-        return stored
+        return copy.deepcopy(stored)
 
     async def replace_secret(self, namespace: str, name: str,
                              body: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"replace {name}")
+        self._failing()
         stored = self.secrets.get(name)
         if stored is None:
             raise k8s.NotFound(404, "NotFound", f"secrets {name!r} not found")

@@ -1,18 +1,17 @@
-"""The Secret writer against a fake API server: one conditional write, re-read on 409, no write
-when nothing changes, refusals named, and another owner's Secret left alone."""
+"""The Secret writer against the shared fake Secret store (tests/unit/ordering/fakes.py): one
+conditional write, re-read on 409, no write when nothing changes, refusals named, and another
+owner's Secret left alone."""
 
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Mapping
-from typing import Any
 
 import pytest
 
 from star_operator import constants as c
 from star_operator import k8s
 from star_operator.secrets import ownership, payload, writer
+from tests.unit.ordering.fakes import FakeSecrets
 
 OWNER = ownership.Owner(c.STARORDER_KIND, "ns", "web", "uid-web")
 
@@ -24,44 +23,6 @@ async def _exists(owner: ownership.Owner) -> bool:
 CLAIM = ownership.Claim(OWNER, _exists)
 
 
-class FakeSecrets:
-    """Holds Secrets by name; records each request; can answer a write with an error."""
-
-    def __init__(self, *secrets: dict[str, Any]) -> None:
-        self.secrets = {s["metadata"]["name"]: copy.deepcopy(s) for s in secrets}
-        self.requests: list[tuple[str, str]] = []
-        self.fail_next: list[k8s.ApiError] = []
-        self.version = 10
-
-    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        self.requests.append(("GET", name))
-        found = self.secrets.get(name)
-        return copy.deepcopy(found) if found else None
-
-    def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.version += 1
-        stored = copy.deepcopy(dict(body))
-        stored["metadata"]["resourceVersion"] = str(self.version)
-        self.secrets[stored["metadata"]["name"]] = stored
-        return copy.deepcopy(stored)
-
-    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.requests.append(("POST", body["metadata"]["name"]))
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        return self._store(body)
-
-    async def replace_secret(self, namespace: str, name: str,
-                             body: Mapping[str, Any]) -> dict[str, Any]:
-        self.requests.append(("PUT", name))
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        current = self.secrets[name]["metadata"]["resourceVersion"]
-        if body["metadata"].get("resourceVersion") != current:
-            raise k8s.Conflict(409, "Conflict", "the object has been modified")
-        return self._store(body)
-
-
 def _write(store: FakeSecrets, material: payload.TlsMaterial) -> writer.WriteResult:
     return asyncio.run(writer.write_tls_secret("ns", "tls", material, {}, claim=CLAIM,
                                                store=store))
@@ -71,14 +32,14 @@ def test_stage_then_install_moves_the_key_in_one_write_each() -> None:
     store = FakeSecrets()
     staged = asyncio.run(writer.stage_private_key("ns", "tls", b"KEY", claim=CLAIM,
                                                   store=store))
-    assert staged.changed and store.requests == [("GET", "tls"), ("POST", "tls")]
+    assert staged.changed and store.calls == ["get tls", "create tls"]
     data = store.secrets["tls"]["data"]
     assert payload.unb64(data[c.STAGED_KEY]) == b"KEY" and data[c.TLS_KEY] == ""
     assert store.secrets["tls"]["metadata"]["annotations"][c.OWNER_UID_ANNOTATION] == "uid-web"
 
-    store.requests.clear()
+    store.calls.clear()
     result = _write(store, payload.TlsMaterial(b"CHAIN", b"KEY", b"CA"))
-    assert result.changed and store.requests == [("GET", "tls"), ("PUT", "tls")]
+    assert result.changed and store.calls == ["get tls", "replace tls"]
     data = store.secrets["tls"]["data"]
     assert c.STAGED_KEY not in data  # the same write that installs the pair drops the stage
     assert (payload.unb64(data[c.TLS_CRT]), payload.unb64(data[c.TLS_KEY])) == (b"CHAIN",
@@ -89,18 +50,18 @@ def test_stage_then_install_moves_the_key_in_one_write_each() -> None:
 def test_the_same_data_again_is_no_write() -> None:
     store = FakeSecrets()
     _write(store, payload.TlsMaterial(b"CHAIN", b"KEY"))
-    store.requests.clear()
+    store.calls.clear()
     assert not _write(store, payload.TlsMaterial(b"CHAIN", b"KEY")).changed
-    assert store.requests == [("GET", "tls")]
+    assert store.calls == ["get tls"]
 
 
 def test_a_conflict_re_reads_and_re_applies() -> None:
     store = FakeSecrets()
     _write(store, payload.TlsMaterial(b"OLD", b"KEY"))
-    store.requests.clear()
+    store.calls.clear()
     store.fail_next = [k8s.Conflict(409, "Conflict", "modified")]
     assert _write(store, payload.TlsMaterial(b"NEW", b"KEY")).changed
-    assert store.requests == [("GET", "tls"), ("PUT", "tls"), ("GET", "tls"), ("PUT", "tls")]
+    assert store.calls == ["get tls", "replace tls", "get tls", "replace tls"]
     assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"NEW"
 
 
@@ -121,13 +82,13 @@ def test_a_known_version_gone_stale_is_raised_not_re_applied(error: k8s.ApiError
     store = FakeSecrets()
     known = _write(store, payload.TlsMaterial(b"OLD", b"KEY")).secret
     assert known == store.secrets["tls"]
-    store.requests.clear()
+    store.calls.clear()
     store.fail_next = [error]
     with pytest.raises(type(error)):
         asyncio.run(writer.write_tls_secret("ns", "tls", payload.TlsMaterial(b"NEW", b"KEY"),
                                             {}, claim=CLAIM, known=known,
                                             reread_on_conflict=False, store=store))
-    assert store.requests == [("PUT", "tls")]
+    assert store.calls == ["replace tls"]
     assert payload.unb64(store.secrets["tls"]["data"][c.TLS_CRT]) == b"OLD"
 
 
@@ -137,7 +98,7 @@ def test_a_secret_deleted_between_read_and_write_is_not_re_created() -> None:
     store.fail_next = [k8s.NotFound(404, "NotFound", "secrets \"tls\" not found")]
     with pytest.raises(writer.SecretWriteError, match="404"):
         _write(store, payload.TlsMaterial(b"NEW", b"KEY"))
-    assert store.requests[-2:] == [("GET", "tls"), ("PUT", "tls")]
+    assert store.calls[-2:] == ["get tls", "replace tls"]
 
 
 @pytest.mark.parametrize("error,hint", [
@@ -161,7 +122,7 @@ def test_a_secret_the_operator_did_not_create_is_not_written() -> None:
     store = FakeSecrets(foreign)
     with pytest.raises(writer.SecretConflictError):
         _write(store, payload.TlsMaterial(b"MINE", b"KEY"))
-    assert store.requests == [("GET", "tls")]
+    assert store.calls == ["get tls"]
     assert store.secrets["tls"]["data"] == foreign["data"]
 
 
