@@ -351,7 +351,6 @@ async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: byte
     resumed reads first, as it almost surely exists.
     """
     import kopf  # local: keeps this module importable without kopf's runtime for unit tests
-    from star_operator import persistence
 
     spec: dict[str, Any] = {
         "starCertificateURL": star_url, "secretName": job.spec["secretName"],
@@ -368,7 +367,6 @@ async def ensure_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem: byte
                                          "finalizers": [c.FINALIZER]},
                             "spec": spec}
     kopf.adopt(body, owner=job.body)  # type: ignore[arg-type]
-    persistence.prefill_diffbase(body)
     existing = (None if new else
                 await job.objects.get_object(c.STARCERTIFICATE_PLURAL, job.namespace, job.name))
     if existing is None:
