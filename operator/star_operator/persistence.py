@@ -19,7 +19,27 @@ from star_operator import constants as c
 
 ANNOTATIONS = kopf.AnnotationsDiffBaseStorage(prefix=c.ANNOTATION_PREFIX,
                                               key="last-handled-configuration", v1=False)
-PROGRESS = kopf.AnnotationsProgressStorage(prefix=c.ANNOTATION_PREFIX, v1=False)
+
+
+class ProgressUnmarkedOnStarOrders(kopf.AnnotationsProgressStorage):
+    """kopf's progress annotations (written only while a handler is retried), without kopf's
+    ``star.operator.dev/kopf-managed`` marker on StarOrders.
+
+    Why: kopf adds that marker to an object the first time a handler of it finishes, a PATCH of
+    its own for every new StarOrder once nothing else (the diff base, see
+    :class:`StarOrdersInMemory`) goes into that write. The marker tells *other* kopf-based
+    operators that the prefix is a kopf operator's, so they leave our annotations out of what
+    they compare; this operator never needs it (kopf clears every annotation under the progress
+    prefix from the essence it compares), and StarOrders are this operator's kind alone. The
+    other kinds keep it. (kopf documents overriding the marking for self-made storages.)
+    """
+
+    def _store_marker(self, prefix: str, patch: kopf.Patch, body: kopf.Body) -> None:
+        if not _is_star_order(body):
+            super()._store_marker(prefix=prefix, patch=patch, body=body)
+
+
+PROGRESS = ProgressUnmarkedOnStarOrders(prefix=c.ANNOTATION_PREFIX, v1=False)
 
 
 class StarOrdersInMemory(kopf.DiffBaseStorage):
@@ -68,11 +88,13 @@ class StarOrdersInMemory(kopf.DiffBaseStorage):
             self._seen[uid] = json.dumps(essence, separators=(",", ":"))
 
 
+def _is_star_order(body: kopf.Body) -> bool:
+    return body.get("kind") == c.STARORDER_KIND and body.get("apiVersion") == c.API_VERSION
+
+
 def _star_order_uid(body: kopf.Body) -> str | None:
     """The uid of a StarOrder body (None for any other kind)."""
-    if body.get("kind") != c.STARORDER_KIND or body.get("apiVersion") != c.API_VERSION:
-        return None
-    uid = body.metadata.get("uid")
+    uid = body.metadata.get("uid") if _is_star_order(body) else None
     return str(uid) if uid else None
 
 

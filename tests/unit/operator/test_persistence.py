@@ -1,5 +1,5 @@
-"""kopf's diff base: StarOrders' in the operator's memory (no PATCH), other kinds' in an
-annotation as before."""
+"""kopf's per-object state: StarOrders' diff base in the operator's memory and no kopf marker
+on them (neither is a PATCH), other kinds' in annotations as before."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,9 +7,10 @@ from typing import Any
 import kopf
 
 from star_operator import constants as c
-from star_operator.persistence import ANNOTATIONS, StarOrdersInMemory
+from star_operator.persistence import ANNOTATIONS, PROGRESS, StarOrdersInMemory
 
 LEGACY_KEY = f"{c.ANNOTATION_PREFIX}/last-handled-configuration"
+MARKER = f"{c.ANNOTATION_PREFIX}/kopf-managed"
 
 
 def _order(uid: str = "u-1", *, spec: dict[str, Any] | None = None,
@@ -65,12 +66,34 @@ def test_a_deleting_star_order_is_forgotten() -> None:
 
 
 def test_other_kinds_keep_the_annotation() -> None:
-    storage = StarOrdersInMemory(ANNOTATIONS)
-    template = kopf.Body({"apiVersion": c.API_VERSION, "kind": "CsrTemplate",
-                          "metadata": {"name": "t", "uid": "t-1"}, "spec": {"a": 1}})
+    storage, template = StarOrdersInMemory(ANNOTATIONS), _template()
     patch = _handled(storage, template)
     stored = patch["metadata"]["annotations"][LEGACY_KEY]
     assert '"spec":{"a":1}' in stored
     annotated = kopf.Body({**template, "metadata": {**template["metadata"],
                                                     "annotations": {LEGACY_KEY: stored}}})
     assert storage.fetch(body=annotated) == {"spec": {"a": 1}}
+
+
+def _template() -> kopf.Body:
+    return kopf.Body({"apiVersion": c.API_VERSION, "kind": "CsrTemplate",
+                      "metadata": {"name": "t", "uid": "t-1"}, "spec": {"a": 1}})
+
+
+def test_a_retried_handler_s_progress_on_a_star_order_carries_no_kopf_marker() -> None:
+    """kopf stores a handler's outcome, then purges it once all are done: on a StarOrder
+    nothing is left to PATCH (the marker alone was the second PATCH of every new one)."""
+    order, patch = _order(), kopf.Patch()
+    PROGRESS.store(key=kopf.HandlerId("reconcile"), record={"retries": 1}, body=order,
+                   patch=patch)
+    assert f"{c.ANNOTATION_PREFIX}/reconcile" in patch["metadata"]["annotations"]
+    assert MARKER not in patch["metadata"]["annotations"]
+    PROGRESS.purge(key=kopf.HandlerId("reconcile"), body=order, patch=patch)
+    assert not patch.get("metadata", {}).get("annotations")
+
+
+def test_other_kinds_keep_kopf_s_marker() -> None:
+    patch = kopf.Patch()
+    PROGRESS.store(key=kopf.HandlerId("reconcile"), record={"retries": 1}, body=_template(),
+                   patch=patch)
+    assert patch["metadata"]["annotations"][MARKER] == "yes"
