@@ -14,8 +14,9 @@ Steps, each recorded in status before the next begins (see :mod:`.status`):
    written the moment the CA answers — on resume the recorded order is continued, never
    re-placed, and one whose answer was lost is adopted (:mod:`.adopt`);
 5. dns-01 through RFC 2136, finalize with the CSR, wait for ``valid``;
-6. ``status.starCertificateURL`` and an owned StarCertificate that does the fetching (none
-   for ``spec.csr``: whoever holds the key fetches from the CA's URL).
+6. an owned StarCertificate that does the fetching, whose first Ready makes the StarOrder
+   ``Valid`` with ``status.starCertificateURL`` (none for ``spec.csr``: whoever holds the key
+   fetches from the CA's URL, and the StarOrder is ``Valid`` at once).
 
 ``spec.star: false`` asks for one ordinary certificate (mode ``Ordinary``, RFC 9115 §2.3.3):
 steps 4-5 without ``auto-renewal``, the certificate installed as the first of an emulated
@@ -558,24 +559,27 @@ async def follow_star_certificate(job: OrderJob, policy: TemplatePolicy, ca_pem:
                                   star_url: str) -> None:
     """A valid STAR order (at the CA, or Order1 at a delegation front end) handed to the
     StarOrder's StarCertificate, which fetches from its star-certificate URL ``star_url``;
-    Ready then follows that StarCertificate. No Event of its own: the ``Issued`` Event of the
-    first certificate follows within a fetch (or a Warning saying why not), and the order's
-    URL is in status (an ``OrderValid`` Event before it was one API request per new order)."""
-    # Recorded before the StarCertificate exists, so its loop's later Ready (mirrored by
-    # readiness.mirror_to_order) can never be overwritten by this write.
-    ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"], None)
-    await job.recorder.ready(ready, reason, message, starCertificateURL=star_url,
-                             orderState=order.status, phase=c.Phase.VALID, lastError=None,
-                             certificateName=job.name)
+    Ready then follows that StarCertificate.
+
+    Nothing is written here when the StarCertificate is new: its first Ready makes this
+    StarOrder ``Valid`` (:class:`~star_operator.ordering.readiness.Promotion`: the phase, the
+    URL and Ready in one write; a ``Valid`` written here first, so that it could never
+    overwrite that Ready, was one more API request per new order). One that exists already (an
+    attempt cut off after creating it) is followed here at once. No Event of its own: the
+    ``Issued`` Event of the first certificate follows within a fetch (or a Warning saying why
+    not), and the order's URL is in status."""
     cert = await ensure_certificate(job, policy, ca_pem, req, star_url, new=True)
-    await ready_valid(job, cert)
+    if cert is not None:
+        await ready_valid(job, cert, starCertificateURL=star_url, orderState=order.status,
+                          phase=c.Phase.VALID, lastError=None, certificateName=job.name)
 
 
-async def ready_valid(job: OrderJob, cert: Mapping[str, Any] | None) -> None:
-    """Ready of a valid order follows its StarCertificate (see :mod:`.readiness`)."""
+async def ready_valid(job: OrderJob, cert: Mapping[str, Any] | None, **fields: Any) -> None:
+    """Ready of a valid order follows its StarCertificate (see :mod:`.readiness`); ``fields``
+    go with it (those that make an ``Ordered`` StarOrder ``Valid``)."""
     ready, reason, message = readiness.order_ready(job.name, job.spec["secretName"],
                                                    readiness.certificate_ready(cert))
     event = "Normal" if ready else None if reason == readiness.WAITING else "Warning"
     # notAfter: the StarCertificate's alone; one a StarOrder kept from an earlier version
     # (which copied it at every rotation) would only go stale, so it goes
-    await job.recorder.ready(ready, reason, message, event=event, notAfter=None)
+    await job.recorder.ready(ready, reason, message, event=event, notAfter=None, **fields)

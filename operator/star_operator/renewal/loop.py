@@ -351,7 +351,9 @@ class CertificateLoop:
         Only on changes, so steady renewal costs no extra calls; a StarOrder must not stay
         Ready while its Secret cannot get a certificate. The certificate's own facts (serial,
         notAfter) are this StarCertificate's status only: copying notAfter to the StarOrder
-        on every rotation was a third API request per renewal.
+        on every rotation was a third API request per renewal. The first Ready of a new
+        StarCertificate also makes its StarOrder Valid (:class:`~star_operator.ordering.
+        readiness.Promotion`); nothing mirrored yet, in this process or in status, says new.
         """
         key = _mirror_key(cond)
         ref = self._owner_ref()
@@ -362,9 +364,11 @@ class CertificateLoop:
                       "metadata": {"name": owner, "namespace": self.namespace,
                                    "uid": ref.get("uid")}}
         try:
+            spec = self._spec()
             written = await readiness.mirror_to_order(
-                self.namespace, owner, self._spec()["secretName"], cond,
-                self.poster_for(owner_body), patch_ops=self.patch_ops)
+                self.namespace, owner, spec["secretName"], cond, self.poster_for(owner_body),
+                promotion=readiness.Promotion(str(spec.get("starCertificateURL")), self.name),
+                promote_first=self.state.mirrored is None, patch_ops=self.patch_ops)
             self.state.mirrored = key
             return written
         except k8s.TRANSIENT_ERRORS as exc:

@@ -15,7 +15,9 @@ staged     newOrder (key staged, newOrderAt set)      forwarded: the CA creates 
 ordered    challenge answer (order recorded, TXT up)  dropped
 answered   finalize (challenge answered and valid)    dropped
 finalized  finalize                                   forwarded: the CA issues, answer lost
-fetching   star-certificate GET (order Valid)         dropped
+fetching   star-certificate GET (order valid at the CA,  dropped
+           StarCertificate created, StarOrder Ordered
+           until the StarCertificate's first Ready)
 =========  =========================================  ======================================
 """
 from __future__ import annotations
@@ -77,8 +79,9 @@ def held_for(gate: HttpGate, kubectl: Kubectl, ns: str, name: str) -> HeldReques
     by its recorded URLs where two StarOrders are held at the same kind of request."""
     status = (get(kubectl, "starorder", name, ns) or {}).get("status") or {}
     path = {step: path for step, _, path, _ in STEPS}[name]
-    if name == "fetching":
-        path = "^" + (status.get("starCertificateURL") or "-").removeprefix(gate.base_url) + "$"
+    if name == "fetching":  # the StarCertificate's fetch (it has the URL before the StarOrder)
+        spec = (get(kubectl, "starcertificate", name, ns) or {}).get("spec") or {}
+        path = "^" + (spec.get("starCertificateURL") or "-").removeprefix(gate.base_url) + "$"
     elif name in ("finalized", "answered"):
         path = "^" + (status.get("orderURL") or "-").removeprefix(gate.base_url) + "/finalize$"
     held = gate.held(path)
@@ -121,7 +124,9 @@ def test_kill_after_each_issuance_step(kubectl: Kubectl, gated_env: StarEnv, gat
     assert not before["staged"].get("orderURL")
     for name in ("ordered", "answered", "finalized", "fetching"):
         assert before[name].get("orderURL"), name
-    assert before["fetching"]["phase"] == "Valid" and before["fetching"]["starCertificateURL"]
+    # Valid only with its StarCertificate's first Ready (ordering.readiness.Promotion)
+    assert before["fetching"]["phase"] == "Ordered"
+    assert get(kubectl, "starcertificate", "fetching", ns)
     assert secret_tls(kubectl, ns, "fetching-tls") is None  # no certificate written yet
     assert all(keys.values()), keys
     wait_for(lambda: [s for _, s in ca_orders(fault_ca, host_of("staged", ns))] == ["pending"],
@@ -139,6 +144,7 @@ def test_kill_after_each_issuance_step(kubectl: Kubectl, gated_env: StarEnv, gat
         orders = ca_orders(fault_ca, host)
         assert len(orders) == 1, (name, orders)  # exactly one CA order, never a second
         assert order["status"]["orderURL"].endswith("/" + orders[0][0]), name
+        assert order["status"]["phase"] == "Valid" and order["status"]["starCertificateURL"]
         if before[name].get("orderURL"):
             assert order["status"]["orderURL"] == before[name]["orderURL"], name
         tls = wait_for(lambda name=name: secret_tls(kubectl, ns, f"{name}-tls"), 60,

@@ -22,7 +22,8 @@ from star_operator.ordering.templates import parse_template
 from star_operator.secrets import ownership, payload
 from star_operator.secrets.handoff import SecretHandoff
 from star_operator.secrets.read_cache import TtlSecretCache
-from tests.unit.ordering.fakes import URL, FakeCa, FakeObjects, Fakes, FakeSecrets, lookup
+from tests.unit.ordering.fakes import (STAR_URL, URL, FakeCa, FakeObjects, Fakes, FakeSecrets,
+                                       lookup)
 
 ACCOUNT_KEY = accounts.new_account_key_pem()
 TSIG = "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
@@ -97,6 +98,27 @@ class Machine:
         self.retry = 0
         return None
 
+    async def issued(self) -> bool:
+        """An attempt that finishes, then the new StarCertificate's first Ready: whether the
+        StarOrder is then Valid."""
+        if await self.attempt() is not None:
+            return False
+        await self.certificate_reports()
+        return self.fakes.status.get("phase") == c.Phase.VALID
+
+    async def certificate_reports(self, ready: bool = True) -> bool:
+        """The StarCertificate's loop writes its first Ready and mirrors it onto the StarOrder
+        as it does (readiness.mirror_to_order, promotion first, over the fake status)."""
+        cert = self.certificate()
+        assert cert is not None
+        cond = {"type": "Ready", "status": "True" if ready else "False",
+                "reason": "Current" if ready else "CertificateNotVerified", "message": "m"}
+        cert["status"] = {"conditions": [cond]}
+        return await readiness.mirror_to_order(
+            "ns", "web", "tls", cond, self.fakes.post, patch_ops=self.fakes.json_patch_status,
+            promotion=readiness.Promotion(cert["spec"]["starCertificateURL"], "web"),
+            promote_first=True)
+
     def certificate(self) -> dict[str, Any] | None:
         return self.objects.objects.get((c.STARCERTIFICATE_PLURAL, "ns", "web"))
 
@@ -114,20 +136,19 @@ async def test_a_first_attempt_goes_pending_key_staged_ordered_valid() -> None:
     assert await m.attempt() is None
     assert m.ca.requests == ["GET directory", NEW_ORDER, f"DNS-01 {URL}", f"GET {URL}",
                              f"FINALIZE {URL}"]
-    assert m.fakes.phases() == [c.Phase.KEY_STAGED, c.Phase.ORDERED, c.Phase.VALID]
+    # Valid comes with the StarCertificate's first Ready (below), not from this attempt
+    assert m.fakes.phases() == [c.Phase.KEY_STAGED, c.Phase.ORDERED]
     status = m.fakes.status
-    assert status["orderURL"] == URL and status["orderState"] == "valid"
-    assert status["starCertificateURL"] == URL + "/star" and "newOrderAt" not in status
+    assert status["orderURL"] == URL and "newOrderAt" not in status
     assert status["accountURL"] == m.ca.account_url and status["mode"] == "Native"
-    assert m.fakes.ready() == ("False", readiness.WAITING)  # until the StarCertificate writes
-    assert m.fakes.events == []  # the first certificate's Issued comes from its mirror
+    assert m.fakes.ready() == ("False", "KeyStaged") and m.fakes.events == []
     # the key was staged before anything was asked of the CA, by a create (no read first)
     assert m.secrets.calls == ["create tls", "get acct", "get tsig"]
     assert m.staged_key() and m.ca.csr_der is not None
     # recorded together with the marker, in the write before newOrder was sent
     first = m.fakes.patches[0]
     assert first["phase"] == c.Phase.KEY_STAGED and "csr" in first and "newOrderAt" in first
-    assert len(m.fakes.patches) == 3  # key + marker, the order's URL, valid
+    assert len(m.fakes.patches) == 2  # key + marker, the order's URL
     # the Secret as staged, left for the StarCertificate's first cycle
     assert json.loads(m.handoff.take("ns", "tls") or b"") == m.secrets.secrets["tls"]
     cert = m.certificate()
@@ -137,20 +158,25 @@ async def test_a_first_attempt_goes_pending_key_staged_ordered_valid() -> None:
     assert cert["metadata"]["finalizers"] == [c.FINALIZER]  # kopf's, so kopf adds no PATCH
     # no copy of its spec for kopf either: StarCertificates have no kopf change handlers
     assert not (cert["metadata"].get("annotations") or {})
+    # its first Ready: Valid, the star-certificate URL and Ready in one write, one Event
+    assert await m.certificate_reports()
+    assert m.fakes.phases()[-1] == c.Phase.VALID and len(m.fakes.patches) == 3
+    assert status["orderState"] == "valid" and status["starCertificateURL"] == STAR_URL
+    assert status["certificateName"] == "web"
+    assert m.fakes.ready() == ("True", readiness.ISSUED)
+    assert [e[:2] for e in m.fakes.events] == [("Normal", readiness.ISSUED)]
 
 
 async def test_a_valid_order_follows_its_certificate_without_asking_the_ca() -> None:
     m = Machine(FakeCa())
-    await m.attempt()
-    requests = list(m.ca.requests)
+    assert await m.issued()
+    requests, patches = list(m.ca.requests), len(m.fakes.patches)
     cert = m.certificate()
     assert cert is not None
-    cert["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Current",
-                                      "message": "serving"}]}
     assert await m.attempt() is None
     assert m.ca.requests == requests  # nothing placed, nothing fetched
     assert m.fakes.ready() == ("True", readiness.ISSUED)
-    assert m.fakes.events[-1][:2] == ("Normal", readiness.ISSUED)
+    assert len(m.fakes.patches) == patches and len(m.fakes.events) == 1  # nothing new
     # the attempt that made the order valid created it without a look; the resumed one read it
     assert m.objects.calls == [f"get {c.CSRTEMPLATE_PLURAL}/t",
                                f"create {c.STARCERTIFICATE_PLURAL}/web",
@@ -161,7 +187,7 @@ async def test_a_valid_order_follows_its_certificate_without_asking_the_ca() -> 
 
 async def test_a_resumed_valid_order_drops_a_not_after_an_earlier_version_copied() -> None:
     m = Machine(FakeCa())
-    await m.attempt()
+    assert await m.issued()
     m.fakes.status["notAfter"] = "2030-01-01T00:00:00Z"  # copied at every rotation, once
     patches = len(m.fakes.patches)
     assert await m.attempt() is None
@@ -189,7 +215,7 @@ async def test_the_ca_refusing_new_order_is_retried_with_backoff_and_the_key_kep
                              NEW_ORDER]
     assert m.secrets.calls.count("create tls") == 1 and "replace tls" not in m.secrets.calls
     assert m.fakes.phases() == [c.Phase.KEY_STAGED]
-    assert await m.attempt() is None and m.fakes.status["phase"] == c.Phase.VALID
+    assert await m.issued()
 
 
 async def test_a_ca_down_is_ca_unreachable_then_the_next_attempt_proceeds() -> None:
@@ -208,6 +234,8 @@ async def test_a_ca_down_is_ca_unreachable_then_the_next_attempt_proceeds() -> N
     assert await m.attempt() is None
     assert m.ca.requests[1:] == ["GET directory", NEW_ORDER, f"DNS-01 {URL}", f"GET {URL}",
                                  f"FINALIZE {URL}"]
+    assert "lastError" in m.fakes.status  # until the StarCertificate's first Ready
+    assert await m.certificate_reports()
     assert "lastError" not in m.fakes.status and m.fakes.status["phase"] == c.Phase.VALID
     assert m.secrets.calls.count("create tls") == 1 and "replace tls" not in m.secrets.calls
 
@@ -218,7 +246,7 @@ async def test_an_order_whose_answer_was_lost_is_adopted_not_placed_twice() -> N
     retry = await m.attempt()
     assert retry is not None and m.fakes.ready() == ("False", "CAUnreachable")
     assert "newOrderAt" in m.fakes.status and "orderURL" not in m.fakes.status
-    assert await m.attempt() is None
+    assert await m.issued()
     assert m.ca.placed == 1 and m.ca.requests.count(NEW_ORDER) == 1
     assert m.ca.requests[2:5] == ["GET directory", "LIST orders", f"GET {URL}"]
     assert ("Normal", "OrderAdopted") in [e[:2] for e in m.fakes.events]
@@ -236,10 +264,9 @@ async def test_a_dns01_failure_keeps_the_order_and_continues_it() -> None:
     assert "TXT record not served" in m.fakes.status["lastError"]
     assert m.fakes.status["phase"] == c.Phase.ORDERED and m.fakes.status["orderURL"] == URL
     assert m.ca.requests == ["GET directory", NEW_ORDER, f"DNS-01 {URL}"]
-    assert await m.attempt() is None
+    assert await m.issued()
     # resumed: the recorded order read back and solved, never a second newOrder
     assert m.ca.requests[3:] == [f"GET {URL}", f"DNS-01 {URL}", f"GET {URL}", f"FINALIZE {URL}"]
-    assert m.fakes.status["phase"] == c.Phase.VALID
 
 
 async def test_the_template_secrets_are_cached_and_read_again_after_a_failure() -> None:
@@ -249,8 +276,7 @@ async def test_the_template_secrets_are_cached_and_read_again_after_a_failure() 
     m = Machine(FakeCa(), template_secrets=True)
     m.ca.fail("dns01", Dns01Error("TXT record not served"))
     assert await m.attempt() is not None
-    assert await m.attempt() is None  # the retry, after the failure dropped the cache
-    assert m.fakes.status["phase"] == c.Phase.VALID
+    assert await m.issued()  # the retry, after the failure dropped the cache
     assert await m.attempt() is None  # a later reconcile of the valid order, within the TTL
     template_reads = [call for call in m.secrets.calls if call in ("get acct", "get tsig")]
     assert template_reads == ["get acct", "get tsig"] * 2
@@ -279,9 +305,8 @@ async def test_an_order_still_processing_is_recorded_and_retried() -> None:
     assert m.fakes.status["orderState"] == "processing"
     assert m.fakes.status["phase"] == c.Phase.ORDERED
     m.ca.finalized = "valid"
-    assert await m.attempt() is None
+    assert await m.issued()
     assert m.ca.requests[-2:] == [f"GET {URL}", f"WAIT {URL}"]
-    assert m.fakes.status["phase"] == c.Phase.VALID
 
 
 async def test_an_invalid_order_fails_until_the_spec_is_edited() -> None:
@@ -297,7 +322,7 @@ async def test_an_invalid_order_fails_until_the_spec_is_edited() -> None:
     assert len(m.ca.requests) == requests and len(m.fakes.patches) == patches
     m.generation, m.ca.finalized, m.ca.error = 2, "valid", None  # the spec edited
     m.spec["lifetime"] = "2h"
-    assert await m.attempt() is None
+    assert await m.issued()
     assert m.fakes.phases()[-4:] == [c.Phase.PENDING, c.Phase.KEY_STAGED, c.Phase.ORDERED,
                                      c.Phase.VALID]
     assert m.ca.requests.count(NEW_ORDER) == 2 and m.fakes.status["orderState"] == "valid"
@@ -373,13 +398,12 @@ async def test_a_secret_held_by_another_owner_stops_before_the_key_and_the_ca() 
     assert m.ca.requests == [] and m.fakes.phases() == []
     assert "replace tls" not in m.secrets.calls
     m.owners.clear()  # the holder deleted: the next attempt takes the Secret over
-    assert await m.attempt() is None
-    assert m.fakes.status["phase"] == c.Phase.VALID and m.staged_key()
+    assert await m.issued() and m.staged_key()
 
 
 async def test_an_immutable_field_edited_after_ordering_keeps_the_original_order() -> None:
     m = Machine(FakeCa())
-    await m.attempt()
+    assert await m.issued()
     m.spec["dnsNames"] = ["api.star.test"]
     m.generation = 2
     requests = len(m.ca.requests)

@@ -69,7 +69,11 @@ class World:
 
     def __init__(self, *, end_date: datetime.datetime | None = None,
                  owned: bool = False, event_window: float = 600.0,
-                 handed: handoff.SecretHandoff | None = None) -> None:
+                 handed: handoff.SecretHandoff | None = None,
+                 status: dict[str, Any] | None = None, order_phase: str = c.Phase.ORDERED
+                 ) -> None:
+        """``status``: the StarCertificate's as a previous run left it; ``order_phase``: the
+        owning StarOrder's (Ordered: the StarCertificate was just created for it)."""
         self.pki, self.clock = Pki(), Clock()
         self.answers: list[acme.StarFetch | Exception] = []
         self.fetches: list[str] = []
@@ -80,6 +84,8 @@ class World:
         #: What was written to the owning StarOrder: ("merge"/"json", patch), and its Events.
         self.order_writes: list[tuple[str, Any]] = []
         self.order_events: list[tuple[str, str, str]] = []
+        #: The owning StarOrder's status, which the JSON Patches apply to.
+        self.order = Fakes({"phase": order_phase, "observedGeneration": 3})
         holder = ORDER if owned else ME
         self.secrets = FakeSecrets({
             "metadata": {"name": "tls", "namespace": "ns", "resourceVersion": "1",
@@ -95,6 +101,8 @@ class World:
         self.body = {"apiVersion": c.API_VERSION, "kind": c.STARCERTIFICATE_KIND,
                      "metadata": {"namespace": "ns", "name": "web", "uid": "uid-web",
                                   "generation": 1}, "spec": spec}
+        if status is not None:
+            self.body["status"] = status
         if owned:
             self.body["metadata"]["ownerReferences"] = [{
                 "apiVersion": c.API_VERSION, "kind": c.STARORDER_KIND, "name": "web",
@@ -116,9 +124,8 @@ class World:
 
     async def patch_ops(self, plural: str, namespace: str | None, name: str,
                         ops: Any) -> dict[str, Any]:
-        assert (plural, namespace, name) == (c.STARORDER_PLURAL, "ns", "web")
         self.order_writes.append(("json", list(ops)))
-        return {}
+        return await self.order.json_patch_status(plural, namespace, name, ops)
 
     def poster_for(self, owner: Any) -> Any:
         assert owner["metadata"]["uid"] == ORDER.uid
@@ -429,18 +436,22 @@ async def test_stopping_the_daemon_ends_its_wait_at_once() -> None:
 
 async def test_an_owned_certificate_tells_its_order_of_ready_once_and_of_renewals_never(
         ) -> None:
-    """The first certificate changes the StarOrder's Ready: one JSON Patch (the phase tested,
-    the conditions added) and an Issued Event there. A renewal leaves Ready as it was: nothing
-    is written to the StarOrder (the certificate's notAfter is the StarCertificate's status)."""
+    """The first certificate makes the new StarCertificate's Ordered StarOrder Valid and Ready:
+    one JSON Patch (the phase tested, then set with the star-certificate URL and Ready) and an
+    Issued Event there. A renewal leaves Ready as it was: nothing is written to the StarOrder
+    (the certificate's notAfter is the StarCertificate's status)."""
     w = World(owned=True)
     w.publish()
     await w.loop.step()
     assert w.secrets.secrets["tls"]["metadata"]["annotations"][c.OWNER_ANNOTATION] == "ns/web"
     assert len(w.order_writes) == 1 and w.order_writes[0][0] == "json"
-    ops = w.order_writes[0][1]
-    assert ops[0] == {"op": "test", "path": "/status/phase", "value": c.Phase.VALID}
-    assert ops[1]["path"] == "/status/conditions" and ops[1]["value"][0]["status"] == "True"
-    assert len(ops) == 2
+    assert w.order_writes[0][1][0] == {"op": "test", "path": "/status/phase",
+                                       "value": c.Phase.ORDERED}
+    order = w.order.status
+    assert order["phase"] == c.Phase.VALID and order["starCertificateURL"] == STAR_URL
+    assert order["orderState"] == "valid" and order["certificateName"] == "web"
+    assert order["conditions"][0]["status"] == "True"
+    assert order["conditions"][0]["observedGeneration"] == 3  # the StarOrder's own
     assert [e[:2] for e in w.order_events] == [("Normal", "Issued")]
     await w.loop.step()  # sleeps until due
     second = w.publish(T0 - datetime.timedelta(seconds=30))
@@ -448,6 +459,34 @@ async def test_an_owned_certificate_tells_its_order_of_ready_once_and_of_renewal
     assert w.secret_chain() == second.chain_pem
     assert w.status["notAfter"] == timeutil.format_time(second.not_after)
     assert len(w.order_writes) == 1 and len(w.order_events) == 1
+
+
+async def test_a_restarted_loop_copies_ready_to_its_valid_order_in_one_write() -> None:
+    """A StarCertificate with a Ready in status (a previous run's) has had its StarOrder made
+    Valid then, so a later change of Ready is copied with the Valid test first: one write."""
+    ready = {"type": "Ready", "status": "True", "reason": "Current", "message": "m"}
+    w = World(owned=True, order_phase=c.Phase.VALID,
+              status={"state": CertState.CURRENT, "conditions": [ready]})
+    w.answers.append(acme.AcmeConnectionError(STAR_URL, "refused"))
+    await w.loop.step()
+    assert len(w.order_writes) == 1
+    assert w.order_writes[0][1][0] == {"op": "test", "path": "/status/phase",
+                                       "value": c.Phase.VALID}
+    assert w.order.status["conditions"][0]["status"] == "False"
+
+
+@pytest.mark.parametrize("phase", [c.Phase.VALID, c.Phase.CANCELING])
+async def test_a_first_ready_tries_promotion_then_the_plain_copy(phase: str) -> None:
+    """The first Ready of a StarCertificate whose StarOrder is Valid already (the StarOrder
+    handler wrote it after an attempt was cut off) is copied by the second try; to one being
+    canceled nothing is written, and no Event posted."""
+    w = World(owned=True, order_phase=phase)
+    w.publish()
+    await w.loop.step()
+    assert [ops[0]["value"] for _, ops in w.order_writes] == [c.Phase.ORDERED, c.Phase.VALID]
+    assert w.order.status["phase"] == phase
+    assert bool(w.order.status.get("conditions")) == (phase == c.Phase.VALID)
+    assert len(w.order_events) == (1 if phase == c.Phase.VALID else 0)
 
 
 async def test_an_owned_certificates_first_rotation_is_the_orders_issued_event_only() -> None:
