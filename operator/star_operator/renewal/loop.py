@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -108,8 +109,10 @@ class LoopState:
 
 
 def spec_fingerprint(spec: Mapping[str, Any]) -> str:
-    """Identity of a spec, to notice edits that should restart a stopped loop."""
-    return json.dumps(spec, sort_keys=True, default=str)
+    """Identity of a spec, to notice edits that should restart a stopped loop. A digest, not
+    the spec's JSON: a few are held per StarCertificate for its whole life (the loop's, the
+    watch handler's memo), and the spec is 1-2 KB with its CA bundle."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class CertificateLoop:
