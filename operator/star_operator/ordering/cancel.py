@@ -167,11 +167,10 @@ async def cancel_in_place(job: OrderJob, delay_cap: float,
 
 async def finalize_deletion(job: OrderJob, delay_cap: float) -> None:
     """Cancel (or force), then apply ``spec.secretPolicy``; raise :class:`Retry` on failure."""
-    rec = job.recorder
     await end_at_ca(job, delay_cap)
     if (job.spec.get("secretPolicy") or "Retain") == "Delete":
         await _delete_own_secret(job)
-    metrics.forget_order(job.namespace, job.name, rec.phase)
+    metrics.forget_order(job.namespace, job.name)
 
 
 async def _delete_own_secret(job: OrderJob) -> None:

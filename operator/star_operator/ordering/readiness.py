@@ -109,7 +109,7 @@ async def mirror_to_order(namespace: str, order_name: str, secret_name: str,
                     continue
                 raise
             if ops is not _VALID:
-                metrics.set_order_phase(namespace, order_name, c.Phase.VALID, c.Phase.ORDERED)
+                metrics.set_order_phase(namespace, order_name, c.Phase.VALID)
             return True
         return False
 

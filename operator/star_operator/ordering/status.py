@@ -57,7 +57,7 @@ class StatusRecorder:
 
     def _phase_metric(self, fields: Mapping[str, Any]) -> None:
         if "phase" in fields and fields["phase"] != self.phase:
-            metrics.set_order_phase(self.namespace, self.name, fields["phase"], self.phase)
+            metrics.set_order_phase(self.namespace, self.name, fields["phase"])
 
     async def record(self, **fields: Any) -> None:
         """PATCH ``fields`` into status now (None deletes a field), with any deferred change."""

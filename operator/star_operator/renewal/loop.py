@@ -236,7 +236,7 @@ class CertificateLoop:
         rotated = new_serial and result.secret_changed
         if rotated:
             st.rotations += 1
-            metrics.rotations.labels(self.namespace, self.name).inc()
+            metrics.count_rotation(self.namespace, self.name)
         final = st.next_due is None
         if final:
             st.terminal_for = self._spec_fp()
@@ -382,12 +382,11 @@ class CertificateLoop:
         return (self.body.get("metadata") or {}).get("generation")
 
     def _export_metrics(self, ready: bool = True) -> None:
-        st, labels = self.state, (self.namespace, self.name)
+        st, series = self.state, metrics.objects.certificate(self.namespace, self.name)
         if st.not_after is not None:
-            metrics.not_after.labels(*labels).set(st.not_after.timestamp())
-            metrics.expiration.labels(*labels).set(st.not_after.timestamp())
+            series.not_after = st.not_after.timestamp()
         if st.not_before is not None:
-            metrics.not_before.labels(*labels).set(st.not_before.timestamp())
+            series.not_before = st.not_before.timestamp()
         if st.next_due is not None:
-            metrics.next_fetch.labels(*labels).set(st.next_due.timestamp())
-        metrics.ready.labels(*labels).set(1 if ready else 0)
+            series.next_fetch = st.next_due.timestamp()
+        series.ready = 1 if ready else 0

@@ -190,9 +190,8 @@ async def settle(ctx: SeriesContext, cert: VerifiedCertificate, order: acme.Orde
     await ctx.job.recorder.record(series=fields, orderURL=order.url, orderState=order.status,
                                   notAfter=fields["notAfter"])  # one PATCH per certificate
     labels = (ctx.job.namespace, ctx.job.name)
-    metrics.expiration.labels(*labels).set(cert.not_after.timestamp())
-    metrics.not_after.labels(*labels).set(cert.not_after.timestamp())
-    metrics.not_before.labels(*labels).set(cert.not_before.timestamp())
+    series = metrics.objects.certificate(*labels)
+    series.not_after, series.not_before = cert.not_after.timestamp(), cert.not_before.timestamp()
     if fields["renewAt"]:
         metrics.series_next_renewal.labels(*labels).set(
             timeutil.parse_time(str(fields["renewAt"])).timestamp())  # type: ignore[union-attr]

@@ -48,7 +48,7 @@ async def test_a_spec_edit_wakes_the_loop_and_a_status_write_does_not() -> None:
 
 
 async def test_a_deletion_drops_the_metric_series() -> None:
-    metrics.not_after.labels("ns", NAME).set(1.0)
+    metrics.objects.certificate("ns", NAME).not_after = 1.0
     sample = ("star_operator_certificate_not_after_timestamp_seconds",
               {"namespace": "ns", "name": NAME})
     assert REGISTRY.get_sample_value(*sample) == 1.0
