@@ -66,6 +66,14 @@ class CycleResult:
     #: the private key, so it is left out of the repr (a logged result must not carry it).
     secret: bytes | None = dataclasses.field(default=None, repr=False)
 
+    def kept(self) -> CycleResult:
+        """This result as a loop keeps it until its next cycle (``installed``), without the
+        parsed chain: that cycle compares the CA's PEM with ``fetched.chain_pem`` and the loop
+        reads the certificate's facts only, where the parsed certificates were 2.4 KB per
+        StarCertificate for its whole life (``certificate.leaf`` of a kept result is gone)."""
+        return dataclasses.replace(self, certificate=dataclasses.replace(self.certificate,
+                                                                         chain=[]))
+
 
 async def _secret_field(namespace: str, ref: Mapping[str, Any], default_key: str,
                         store: writer.SecretStore) -> bytes:

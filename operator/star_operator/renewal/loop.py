@@ -216,7 +216,7 @@ class CertificateLoop:
         except RECOVERABLE as exc:
             await self._failure(reasons.failure_of(exc), str(exc) or repr(exc))
         else:
-            st.installed = (spec_fp, result)
+            st.installed = (spec_fp, result.kept())
             await self._success(result, spec)
 
     # ------------------------------------------------------------------------ outcomes

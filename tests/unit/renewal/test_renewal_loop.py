@@ -202,6 +202,7 @@ async def test_the_remembered_secret_is_the_written_version_kept_as_compact_json
     assert w.loop.state.installed is not None
     kept = w.loop.state.installed[1].secret
     assert isinstance(kept, bytes) and b": " not in kept
+    assert w.loop.state.installed[1].certificate.chain == []  # nor the parsed chain
     assert json.loads(kept) == w.secrets.secrets["tls"]  # resourceVersion included
     key_b64 = w.secrets.secrets["tls"]["data"][c.TLS_KEY]
     assert key_b64 and key_b64 not in repr(w.loop.state)  # the key stays out of any repr
