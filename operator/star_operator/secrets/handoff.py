@@ -23,13 +23,17 @@ from typing import Any
 DEFAULT_LIMIT = 1024
 
 
-def compact(secret: Mapping[str, Any] | None) -> bytes | None:
+def compact(secret: Mapping[str, Any] | None, drop_data: tuple[str, ...] = ()) -> bytes | None:
     """``secret`` as compact JSON, server-owned managedFields left out (a PUT without them
-    keeps the server's): 4.5 KB for a STAR Secret where the parsed object takes 8 KB."""
+    keeps the server's): 4.5 KB for a STAR Secret where the parsed object takes 8 KB.
+    ``drop_data``: ``data`` entries the next write over this copy sets in any case."""
     if secret is None:
         return None
     meta = {k: v for k, v in (secret.get("metadata") or {}).items() if k != "managedFields"}
-    return json.dumps({**secret, "metadata": meta}, separators=(",", ":")).encode()
+    kept = {**secret, "metadata": meta}
+    if drop_data and isinstance(secret.get("data"), Mapping):
+        kept["data"] = {k: v for k, v in secret["data"].items() if k not in drop_data}
+    return json.dumps(kept, separators=(",", ":")).encode()
 
 
 class SecretHandoff:

@@ -193,6 +193,10 @@ async def test_a_due_certificate_is_fetched_written_and_the_next_fetch_planned()
     assert [e[1] for e in w.events] == ["Rotated", "Rotated"]
     # the second rotation writes over the version the first left, without reading it again
     assert w.secrets.calls == ["get tls", "replace tls", "replace tls"]
+    # and sets all of it: the remembered copy lacked the chain and the CA (fetcher.REWRITTEN)
+    data = w.secrets.secrets["tls"]["data"]
+    assert payload.unb64(data[c.CA_CRT]) == cert_pem(w.pki.root)
+    assert payload.unb64(data[c.TLS_KEY]) == key_pem(w.pki.leaf_key)
 
 
 async def test_the_remembered_secret_is_the_written_version_kept_as_compact_json() -> None:
@@ -203,7 +207,10 @@ async def test_the_remembered_secret_is_the_written_version_kept_as_compact_json
     kept = w.loop.state.installed[1].secret
     assert isinstance(kept, bytes) and b": " not in kept
     assert w.loop.state.installed[1].certificate.chain == []  # nor the parsed chain
-    assert json.loads(kept) == w.secrets.secrets["tls"]  # resourceVersion included
+    written = w.secrets.secrets["tls"]
+    # the written version (its resourceVersion), without what the next write sets anyway
+    assert json.loads(kept) == {**written, "data": {c.TLS_KEY: written["data"][c.TLS_KEY]}}
+    assert set(written["data"]) == {c.TLS_KEY, *fetcher.REWRITTEN}
     key_b64 = w.secrets.secrets["tls"]["data"][c.TLS_KEY]
     assert key_b64 and key_b64 not in repr(w.loop.state)  # the key stays out of any repr
     with_fields = {**w.secrets.secrets["tls"], "metadata": {
